@@ -1,0 +1,120 @@
+#pragma once
+// The one rounding routine: any format_traits value -> exact (sign, significand, exponent)
+// -> any other format_traits code, round to nearest, ties to even, with integer arithmetic only,
+// so results never depend on the rounding mode, DAZ/FTZ or -ffast-math.
+
+#include <cstdint>
+
+#include "../format.hpp"
+
+namespace fp8kit::detail {
+
+enum class value_kind : std::uint8_t { zero, finite, inf, nan };
+
+/// An exactly represented value: (-1)^negative * significand * 2^exponent.
+struct unpacked {
+  value_kind kind;
+  bool negative;
+  std::uint64_t significand;  // nonzero for finite values
+  int exponent;
+};
+
+constexpr int bit_width(std::uint64_t x) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  return x == 0 ? 0 : 64 - __builtin_clzll(x);
+#else
+  int n = 0;
+  for (; x != 0; x >>= 1) ++n;
+  return n;
+#endif
+}
+
+/// Splits a code of format T into its exact value.
+template <class T>
+constexpr unpacked unpack(typename T::storage code) noexcept {
+  const bool negative = (code & T::sign_mask) != 0;
+  if (T::is_nan(code)) return {value_kind::nan, negative, 0, 0};
+  if (T::is_inf(code)) return {value_kind::inf, negative, 0, 0};
+  const auto magnitude = static_cast<std::uint64_t>(code & T::magnitude_mask);
+  if (magnitude == 0) return {value_kind::zero, negative, 0, 0};
+  const auto field = static_cast<int>(magnitude >> T::mantissa_bits);
+  const std::uint64_t mantissa = magnitude & T::mantissa_mask;
+  if (field == 0) return {value_kind::finite, negative, mantissa, T::min_exponent - T::mantissa_bits};
+  return {value_kind::finite, negative, mantissa | (std::uint64_t{1} << T::mantissa_bits),
+          field - T::bias - T::mantissa_bits};
+}
+
+/// The code that overflow produces: +-max finite when saturating, else inf or the NaN.
+template <class T>
+constexpr typename T::storage overflow_code(bool negative, saturation s) noexcept {
+  using st = typename T::storage;
+  const st sign = negative ? T::sign_mask : st{0};
+  if (s == saturation::finite) return static_cast<st>(sign | T::max_finite_bits);
+  if (T::has_inf) return static_cast<st>(sign | T::inf_bits);
+  return T::enc == encoding::fnuz ? T::sign_mask : static_cast<st>(sign | T::nan_bits);
+}
+
+template <class T>
+constexpr typename T::storage nan_code(bool negative) noexcept {
+  using st = typename T::storage;
+  if (T::enc == encoding::fnuz) return T::sign_mask;
+  return static_cast<st>((negative ? T::sign_mask : st{0}) | T::nan_bits);
+}
+
+template <class T>
+constexpr typename T::storage zero_code(bool negative) noexcept {
+  using st = typename T::storage;
+  return (negative && T::has_negative_zero) ? T::sign_mask : st{0};
+}
+
+/// Rounds an exact value to the nearest code of format T (ties to the even code).
+/// The value is first rounded with T's precision and an unbounded exponent range; a result
+/// above max finite then overflows (so e4m3fn's 464 ties down to 448, and 465 becomes NaN).
+template <class T>
+constexpr typename T::storage pack(const unpacked& v, saturation s) noexcept {
+  using st = typename T::storage;
+  constexpr int m = T::mantissa_bits;
+  switch (v.kind) {
+    case value_kind::nan: return nan_code<T>(v.negative);
+    case value_kind::inf: return overflow_code<T>(v.negative, s);
+    case value_kind::zero: return zero_code<T>(v.negative);
+    case value_kind::finite: break;
+  }
+  // value = significand * 2^exponent lies in [2^e, 2^(e+1)).
+  const int e = bit_width(v.significand) - 1 + v.exponent;
+  // Quantum (unit in the last place) of T at that magnitude; subnormals share min_exponent's.
+  const int quantum = (e < T::min_exponent ? T::min_exponent : e) - m;
+  const int drop = quantum - v.exponent;  // low significand bits that do not fit
+  std::uint64_t r = 0;                    // value / 2^quantum, rounded
+  if (drop <= 0) {
+    r = v.significand << -drop;  // exact; r < 2^(m+1), so no bits are lost
+  } else if (drop < 64) {
+    r = v.significand >> drop;
+    const std::uint64_t rest = v.significand & ((std::uint64_t{1} << drop) - 1);
+    const std::uint64_t half = std::uint64_t{1} << (drop - 1);
+    if (rest > half || (rest == half && (r & 1) != 0)) ++r;
+  } else if (drop == 64) {
+    r = v.significand > (std::uint64_t{1} << 63) ? 1 : 0;  // r is 0 (even): a tie goes down
+  }  // drop > 64: below half the smallest quantum, rounds to zero
+  if (r == 0) return zero_code<T>(v.negative);
+  int q = quantum;
+  if ((r >> (m + 1)) != 0) {  // rounding carried into the next binade
+    r >>= 1;
+    ++q;
+  }
+  // Normal: r = 1.mantissa * 2^m. Subnormal: r < 2^m at the minimum quantum, field 0.
+  const int field = (r >> m) != 0 ? q + m + T::bias : 0;
+  if (field > T::max_exponent_field) return overflow_code<T>(v.negative, s);
+  const auto magnitude =
+      (static_cast<std::uint64_t>(field) << m) | (r & ((std::uint64_t{1} << m) - 1));
+  if (magnitude > T::max_finite_bits) return overflow_code<T>(v.negative, s);
+  return static_cast<st>((v.negative ? T::sign_mask : st{0}) | static_cast<st>(magnitude));
+}
+
+/// Converts a code of format From to the nearest code of format To.
+template <class To, class From>
+constexpr typename To::storage recode(typename From::storage code, saturation s) noexcept {
+  return pack<To>(unpack<From>(code), s);
+}
+
+}  // namespace fp8kit::detail

@@ -1,0 +1,11 @@
+#pragma once
+// Umbrella header: every public header of fp8kit.
+
+#include "bulk.hpp"
+#include "config.hpp"
+#include "convert.hpp"
+#include "format.hpp"
+#include "fp8.hpp"
+#include "half.hpp"
+#include "scaling.hpp"
+#include "version.hpp"

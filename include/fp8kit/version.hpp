@@ -1,0 +1,5 @@
+#pragma once
+
+#define FP8KIT_VERSION_MAJOR 0
+#define FP8KIT_VERSION_MINOR 1
+#define FP8KIT_VERSION_PATCH 0

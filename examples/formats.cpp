@@ -1,8 +1,7 @@
 // Prints every fp8 format of fp8kit: layout, bias, limits, and a few values rounded both ways.
 #include <cstdio>
-#include <limits>
-
 #include <fp8kit/fp8kit.hpp>
+#include <limits>
 
 namespace {
 
@@ -19,11 +18,12 @@ template <class F>
 void describe(const char* name) {
   using traits = typename F::traits;
   using limits = std::numeric_limits<F>;
-  std::printf("%-12s S1 E%d M%d  %-4s  bias %2d  max %-8g min normal %-11g min subnormal %-11g "
-              "epsilon %g\n",
-              name, traits::exponent_bits, traits::mantissa_bits, encoding_name(traits::enc),
-              traits::bias, float(limits::max()), float(limits::min()),
-              float(limits::denorm_min()), float(limits::epsilon()));
+  std::printf(
+      "%-12s S1 E%d M%d  %-4s  bias %2d  max %-8g min normal %-11g min subnormal %-11g "
+      "epsilon %g\n",
+      name, traits::exponent_bits, traits::mantissa_bits, encoding_name(traits::enc), traits::bias,
+      float(limits::max()), float(limits::min()), float(limits::denorm_min()),
+      float(limits::epsilon()));
   std::printf("%12s", "");
   for (const float x : {0.3f, -1.7f, 100.0f, 1000.0f, 1e-4f}) {
     const F none = fp8kit::convert<F>(x, fp8kit::saturation::none);

@@ -77,10 +77,10 @@ struct format_traits {
                             : magnitude_mask);
   /// Canonical quiet NaN: top mantissa bit under an all-ones exponent (ieee), all ones (fn),
   /// or 0x80 (fnuz).
-  static constexpr storage nan_bits = static_cast<storage>(
-      Enc == encoding::ieee ? exponent_mask | (storage{1} << (M - 1))
-      : Enc == encoding::fn ? magnitude_mask
-                            : sign_mask);
+  static constexpr storage nan_bits =
+      static_cast<storage>(Enc == encoding::ieee ? exponent_mask | (storage{1} << (M - 1))
+                           : Enc == encoding::fn ? magnitude_mask
+                                                 : sign_mask);
   /// +inf for ieee formats; for formats without inf this is the NaN code that overflow gives.
   static constexpr storage inf_bits = Enc == encoding::ieee ? exponent_mask : nan_bits;
   static constexpr storage min_normal_bits = static_cast<storage>(storage{1} << M);
@@ -91,7 +91,8 @@ struct format_traits {
   static constexpr int max_exponent = int(max_finite_bits >> M) - Bias;
 
   static constexpr double max_finite =
-      detail::pow2(max_exponent) * (1.0 + double(max_finite_bits & mantissa_mask) * detail::pow2(-M));
+      detail::pow2(max_exponent) *
+      (1.0 + double(max_finite_bits & mantissa_mask) * detail::pow2(-M));
   static constexpr double min_normal = detail::pow2(min_exponent);
   static constexpr double min_subnormal = detail::pow2(min_exponent - M);
   /// Distance from 1 to the next larger value (2^-M).

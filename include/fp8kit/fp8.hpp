@@ -26,14 +26,14 @@ class fp8 : public detail::minifloat<fp8<E, M, Enc, Bias>, format_traits<E, M, E
   using detail::minifloat<fp8, format_traits<E, M, Enc, Bias>>::minifloat;
 };
 
-using e5m2 = fp8<5, 2, encoding::ieee>;                // OCP E5M2, max 57344
-using e4m3fn = fp8<4, 3, encoding::fn>;                // OCP E4M3, max 448
-using e3m4fn = fp8<3, 4, encoding::fn>;                // Intel FP8 PTQ paper's E3M4, max 30
-using e4m3fnuz = fp8<4, 3, encoding::fnuz>;            // AMD/Graphcore, bias 8, max 240
-using e5m2fnuz = fp8<5, 2, encoding::fnuz>;            // AMD/Graphcore, bias 16, max 57344
-using e4m3b11fnuz = fp8<4, 3, encoding::fnuz, 11>;     // Graphcore, bias 11, max 30
-using e4m3 = fp8<4, 3, encoding::ieee>;                // IEEE-style E4M3, max 240
-using e3m4 = fp8<3, 4, encoding::ieee>;                // IEEE-style E3M4, max 15.5
+using e5m2 = fp8<5, 2, encoding::ieee>;             // OCP E5M2, max 57344
+using e4m3fn = fp8<4, 3, encoding::fn>;             // OCP E4M3, max 448
+using e3m4fn = fp8<3, 4, encoding::fn>;             // Intel FP8 PTQ paper's E3M4, max 30
+using e4m3fnuz = fp8<4, 3, encoding::fnuz>;         // AMD/Graphcore, bias 8, max 240
+using e5m2fnuz = fp8<5, 2, encoding::fnuz>;         // AMD/Graphcore, bias 16, max 57344
+using e4m3b11fnuz = fp8<4, 3, encoding::fnuz, 11>;  // Graphcore, bias 11, max 30
+using e4m3 = fp8<4, 3, encoding::ieee>;             // IEEE-style E4M3, max 240
+using e3m4 = fp8<3, 4, encoding::ieee>;             // IEEE-style E3M4, max 15.5
 
 }  // namespace fp8kit
 

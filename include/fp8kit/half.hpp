@@ -26,7 +26,8 @@ class half : public detail::minifloat<half, float16_traits> {
 
 namespace std {
 template <>
-class numeric_limits<fp8kit::bfloat16> : public fp8kit::detail::minifloat_limits<fp8kit::bfloat16> {};
+class numeric_limits<fp8kit::bfloat16> : public fp8kit::detail::minifloat_limits<fp8kit::bfloat16> {
+};
 template <>
 class numeric_limits<fp8kit::half> : public fp8kit::detail::minifloat_limits<fp8kit::half> {};
 template <>

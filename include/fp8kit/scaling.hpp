@@ -1,54 +1,507 @@
 #pragma once
-// Scaling: amax and scale selection. Scales are dequantization scales (x ~= q * scale).
+// Scaling: amax, scale selection, per-channel and block-wise (DeepSeek-style) scales and
+// quantization. Scales are dequantization scales (x ~= q * scale). MX (an E8M0 scale per 32
+// elements) is in mx.hpp, Transformer Engine's delayed scaling in delayed_scaling.hpp.
+//
+// Per-channel and block-wise quantization call the bulk API: quantize / dequantize /
+// fake_quantize with one scale per row (or long row slice), and the element-wise-scale
+// detail::*_scaled with a row of scales (one per column, or block scales expanded to a row).
+// So they run the bulk SIMD kernels and give the same bits as the scalar conversions.
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 #include "bulk.hpp"
 #include "config.hpp"
+#include "detail/fp_env.hpp"
 #include "fp8.hpp"
+#include "simd/amax.hpp"
+#include "simd/cpu.hpp"
+
+#if FP8KIT_HAS_SPAN
+#include <span>
+#endif
 
 namespace fp8kit {
 
-/// max |x[i]|; NaN if any element is NaN; 0 for n == 0.
+/// max |x[i]| over n floats. NaN if any element is NaN (a positive NaN: the one with the
+/// largest payload); +inf if any is +-inf and none is NaN; 0 for n == 0. Subnormals count
+/// (never flushed); -0 counts as 0. SIMD (AVX-512 / AVX2 / xsimd, chosen at run time), bit
+/// for bit equal to the scalar loop, in any FP environment and under -ffast-math.
+/// Example: x = {-3, 2, 0.5} -> amax(x, 3) == 3
 inline float amax(const float* x, std::size_t n) noexcept {
-  std::uint32_t m = 0;  // on bits: |x| orders like its bit pattern, and NaN sorts above inf
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t a = detail::bit_cast<std::uint32_t>(x[i]) & 0x7FFFFFFFu;
-    m = a > m ? a : m;
-  }
-  return detail::bit_cast<float>(m);
+  return detail::bit_cast<float>(detail::amax_bits(x, n));
 }
 
+#if FP8KIT_HAS_SPAN
+inline float amax(std::span<const float> x) noexcept { return amax(x.data(), x.size()); }
+#endif
+
+/// How scale_from_amax maps an amax to a scale.
 struct scale_options {
-  float margin = 0;      // scale is multiplied by 2^margin
-  float backoff = 1;     // fraction of max finite that amax maps to, in (0, 1]
-  bool pow2 = false;     // round the scale up to a power of two
+  float margin = 0;   // the scale is multiplied by 2^margin (Transformer Engine's margin)
+  float backoff = 1;  // amax maps to backoff * max finite; in (0, 1]
+  bool pow2 = false;  // round the scale up to a power of two
 };
 
-/// amax / (max finite of F * o.backoff) * 2^o.margin; with o.pow2, rounded up to a power of two.
-/// amax == 0 gives 1. Throws std::invalid_argument for a negative or non-finite amax or a
-/// backoff outside (0, 1]. The result is finite, > 0 and normal.
+namespace detail {
+
+inline constexpr std::uint32_t float_inf_bits = 0x7F800000u;
+
+inline std::string format_float(float v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", double(v));
+  return text;
+}
+
+/// Throws std::invalid_argument unless o.backoff is in (0, 1] and o.margin is finite
+/// (checked on the bits, so -ffast-math cannot remove the checks).
+inline void check_scale_options(const scale_options& o, const char* function) {
+  const auto backoff = bit_cast<std::uint32_t>(o.backoff);
+  if (backoff == 0 || backoff > bit_cast<std::uint32_t>(1.0f)) {  // also -x, NaN
+    throw std::invalid_argument(std::string("fp8kit::") + function +
+                                ": backoff must be in (0, 1], got " + format_float(o.backoff));
+  }
+  if ((bit_cast<std::uint32_t>(o.margin) & float_abs_mask) >= float_inf_bits) {
+    throw std::invalid_argument(std::string("fp8kit::") + function +
+                                ": margin must be finite, got " + format_float(o.margin));
+  }
+}
+
+/// Throws std::invalid_argument unless amax is finite and >= 0 (-0 is allowed).
+inline void check_amax(float amax, const char* function) {
+  const auto bits = bit_cast<std::uint32_t>(amax);
+  if ((bits & float_abs_mask) >= float_inf_bits || bits > 0x80000000u) {
+    throw std::invalid_argument(std::string("fp8kit::") + function +
+                                ": amax must be finite and >= 0, got " + format_float(amax));
+  }
+}
+
+/// Throws std::invalid_argument unless every scales[i] is finite and > 0, naming the first
+/// bad one. A branch-free pass first (vectorised by the compiler), so checking a row of
+/// scales costs little next to quantizing it.
+inline void check_scales(const float* scales, std::size_t n, const char* function) {
+  std::uint32_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    // Good bits are 1 .. 0x7F7FFFFF; 0 wraps around to 0xFFFFFFFF; negatives are >= 2^31.
+    bad |= bit_cast<std::uint32_t>(scales[i]) - 1u >= 0x7F7FFFFFu ? 1u : 0u;
+  }
+  if (bad == 0) return;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto bits = bit_cast<std::uint32_t>(scales[i]);
+    if (bits - 1u >= 0x7F7FFFFFu) {
+      throw std::invalid_argument(std::string("fp8kit::") + function + ": scales[" +
+                                  std::to_string(i) + "] must be finite and > 0, got " +
+                                  format_float(scales[i]));
+    }
+  }
+}
+
+/// 2^e as a double, for -1022 <= e <= 1023 (from the bits: exact, no libm call).
+inline double pow2_double(int e) noexcept {
+  return bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
+}
+
+/// scale_from_amax for a checked amax (finite, >= 0) and checked options. Needs the default FP
+/// environment (see default_fp_env): a subnormal amax must not be flushed. Cheap enough to run
+/// once per block: no libm call unless the margin is fractional.
 template <class F>
-float scale_from_amax(float amax, scale_options o = {}) {
-  const auto bits = detail::bit_cast<std::uint32_t>(amax);
-  if ((bits & 0x7F800000u) == 0x7F800000u || (bits >> 31) != 0 && (bits & 0x7FFFFFFFu) != 0) {
-    throw std::invalid_argument("fp8kit::scale_from_amax: amax must be finite and >= 0");
+float scale_from_amax_unchecked(float amax, const scale_options& o) noexcept {
+  const std::uint32_t bits = bit_cast<std::uint32_t>(amax) & float_abs_mask;
+  if (bits == 0) return 1.0f;
+  constexpr float lo_f = std::numeric_limits<float>::min();
+  if (o.margin == 0.0f && o.backoff == 1.0f && !o.pow2) {
+    // The common case in one float division: max finite is a float, and the float quotient is
+    // correctly rounded, so it equals the double quotient rounded to float (53 >= 2 * 24 + 2).
+    const float s = bit_cast<float>(bits) / opaque(float(F::traits::max_finite));
+    return s < lo_f ? lo_f : s;  // subnormal or 0: clamp; the quotient cannot overflow
   }
-  if (!(o.backoff > 0.0f && o.backoff <= 1.0f)) {
-    throw std::invalid_argument("fp8kit::scale_from_amax: backoff must be in (0, 1]");
+  const double a = double(bit_cast<float>(bits));  // a normal double, even for a subnormal amax
+  // Exact: max finite has at most 5 significant bits and backoff 24, so the product has <= 29.
+  const double d = double(F::traits::max_finite) * double(o.backoff);
+  // amax / d lies in [2^-277, 2^125] for every format (bfloat16 included), so margins beyond
+  // +-400 only saturate the clamps below; the clamp keeps every double finite and normal.
+  const double m = o.margin < -400.0f ? -400.0 : o.margin > 400.0f ? 400.0 : double(o.margin);
+  const int whole = static_cast<int>(m);
+  const bool integral = double(whole) == m;
+  constexpr std::uint64_t fraction = (std::uint64_t{1} << 52) - 1;
+  if (o.pow2) {
+    int e = 0;
+    if (integral) {
+      // Exact, on the bits: with a = (1 + fa) 2^ea and d = (1 + fd) 2^ed, a / d is in
+      // (2^(ea-ed-1), 2^(ea-ed)] when fa <= fd, else in (2^(ea-ed), 2^(ea-ed+1)).
+      const auto ab = bit_cast<std::uint64_t>(a), db = bit_cast<std::uint64_t>(d);
+      e = int(ab >> 52) - int(db >> 52) + ((ab & fraction) > (db & fraction) ? 1 : 0) + whole;
+    } else {  // a fractional margin is only as exact as std::exp2
+      const auto sb = bit_cast<std::uint64_t>(a / opaque(d) * std::exp2(m));
+      e = int(sb >> 52) - 1023 + ((sb & fraction) != 0 ? 1 : 0);
+    }
+    e = e < -126 ? -126 : e > 127 ? 127 : e;  // normal powers of two only
+    return bit_cast<float>(static_cast<std::uint32_t>(e + 127) << 23);
   }
-  if ((bits & 0x7FFFFFFFu) == 0) return 1.0f;
-  const double max_finite = F::traits::max_finite * double(o.backoff);
-  double scale = double(amax) / max_finite * std::exp2(double(o.margin));
-  if (o.pow2) scale = std::exp2(std::ceil(std::log2(scale)));
+  double s = a / opaque(d);  // opaque: no reciprocal under -ffast-math
+  if (!integral) {
+    s *= std::exp2(m);
+  } else if (whole != 0) {
+    s *= pow2_double(whole);  // exact
+  }
   const double lo = double(std::numeric_limits<float>::min());
   const double hi = double(std::numeric_limits<float>::max());
-  scale = scale < lo ? lo : scale > hi ? hi : scale;
-  return static_cast<float>(scale);
+  s = s < lo ? lo : s > hi ? hi : s;
+  return static_cast<float>(s);
+}
+
+/// Largest |x| over the finite elements of a rows x len block (row stride `stride`) as bits.
+inline std::uint32_t finite_amax_bits(const float* x, std::size_t rows, std::size_t len,
+                                      std::size_t stride) noexcept {
+  std::uint32_t m = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < len; ++c) {
+      const std::uint32_t a = abs_bits(x + r * stride + c);
+      m = a < float_inf_bits && a > m ? a : m;
+    }
+  }
+  return m;
+}
+
+inline constexpr std::size_t count_blocks(std::size_t n, std::size_t block) noexcept {
+  return n / block + (n % block != 0 ? 1 : 0);
+}
+
+}  // namespace detail
+
+/// The dequantization scale that maps `amax` to the largest finite value of F (any fp8 type,
+/// bfloat16 or half): amax / (max finite of F * o.backoff) * 2^o.margin, rounded once to float
+/// (correctly rounded for backoff 1 and an integral margin; otherwise from a double). With
+/// o.pow2 the exact quotient is rounded up to a power of two, so amax / scale never exceeds
+/// backoff * max finite (exact for integral margins; no log2 involved).
+/// amax == 0 (or -0) gives 1. The result is always finite, > 0 and normal: it is clamped to
+/// [FLT_MIN, FLT_MAX] ([2^-126, 2^127] with pow2). Throws std::invalid_argument for a negative
+/// or non-finite amax, a backoff outside (0, 1] or a non-finite margin. Independent of the FP
+/// environment (runs in round-to-nearest without DAZ/FTZ) and of -ffast-math.
+/// Example: scale_from_amax<e4m3fn>(896.0f) == 2.0f;
+///          scale_from_amax<e4m3fn>(449.0f, {0, 1, true}) == 2.0f;  margin 1 doubles a scale
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+float scale_from_amax(float amax, scale_options o = {}) {
+  detail::check_amax(amax, "scale_from_amax");
+  detail::check_scale_options(o, "scale_from_amax");
+  detail::default_fp_env env;
+  return detail::scale_from_amax_unchecked<F>(amax, o);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-channel: one scale per row or per column of a row-major rows x cols matrix.
+
+/// The channels of a row-major [rows x cols] matrix: `rows` gives one channel per row
+/// (per output channel of a [out x in] weight), `cols` one per column.
+enum class channel_axis { rows, cols };
+
+/// out[r] = amax(row r) (axis rows, `rows` outputs) or out[c] = max over r of |x[r][c]| (axis
+/// cols, `cols` outputs), with amax's NaN rule; an empty channel gives 0. SIMD, bit for bit
+/// equal to the scalar loop.
+/// Example: x = {1, -4, 3, 2} as 2 x 2 -> rows: {4, 3}; cols: {3, 4}
+inline void amax_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
+                             float* out) noexcept {
+  const simd::isa isa = simd::active_isa();
+  if (a == channel_axis::rows) {
+    const auto kernel = detail::amax_bits_kernel(isa);
+    for (std::size_t r = 0; r < rows; ++r) {
+      out[r] = detail::bit_cast<float>(kernel(x + r * cols, cols));
+    }
+    return;
+  }
+  // Columns: an element-wise max of whole rows into a chunk of accumulators (4 KiB on the
+  // stack), so x is read once, in contiguous 4 KiB pieces of each row.
+  const auto kernel = detail::amax_accumulate_kernel(isa);
+  constexpr std::size_t chunk = 1024;
+  std::uint32_t acc[chunk];
+  for (std::size_t c0 = 0; c0 < cols; c0 += chunk) {
+    const std::size_t len = cols - c0 < chunk ? cols - c0 : chunk;
+    for (std::size_t j = 0; j < len; ++j) acc[j] = 0;
+    for (std::size_t r = 0; r < rows; ++r) kernel(x + r * cols + c0, acc, len);
+    for (std::size_t j = 0; j < len; ++j) out[c0 + j] = detail::bit_cast<float>(acc[j]);
+  }
+}
+
+/// scales[k] = scale_from_amax<F>(amax of channel k, o) for every channel (rows or cols
+/// entries). Non-finite elements do not count: a channel's amax is its largest finite |x|
+/// (quantizing then sends +-inf to +-max finite and NaN to NaN), so this never throws for the
+/// data; an all-zero channel gets 1. Throws std::invalid_argument for bad options.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
+                        float* scales, scale_options o = {}) {
+  detail::check_scale_options(o, "scales_per_channel");
+  amax_per_channel(x, rows, cols, a, scales);
+  detail::default_fp_env env;
+  const std::size_t channels = a == channel_axis::rows ? rows : cols;
+  for (std::size_t k = 0; k < channels; ++k) {
+    std::uint32_t bits = detail::bit_cast<std::uint32_t>(scales[k]);
+    if (bits >= detail::float_inf_bits) {  // rare: recompute without inf and NaN
+      bits = a == channel_axis::rows ? detail::finite_amax_bits(x + k * cols, 1, cols, cols)
+                                     : detail::finite_amax_bits(x + k, rows, 1, cols);
+    }
+    scales[k] = detail::scale_from_amax_unchecked<F>(detail::bit_cast<float>(bits), o);
+  }
+}
+
+/// q[r][c] = F(fl(x[r][c] / scales[k])) with k = r (axis rows) or c (axis cols): quantize<F>
+/// with one scale per channel; the same bits as quantize on each channel.
+/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
+                          const float* scales, F* q, saturation s = saturation::finite) {
+  detail::check_scales(scales, a == channel_axis::rows ? rows : cols, "quantize_per_channel");
+  detail::default_fp_env env;
+  for (std::size_t r = 0; r < rows && cols != 0; ++r) {
+    if (a == channel_axis::rows) {
+      quantize<F>(x + r * cols, q + r * cols, cols, scales[r], s);
+    } else {
+      detail::quantize_scaled<F>(x + r * cols, scales, q + r * cols, cols, s);
+    }
+  }
+}
+
+/// x[r][c] = fl(float(q[r][c]) * scales[k]), k as in quantize_per_channel.
+/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, channel_axis a,
+                            const float* scales, float* x) {
+  detail::check_scales(scales, a == channel_axis::rows ? rows : cols, "dequantize_per_channel");
+  detail::default_fp_env env;
+  for (std::size_t r = 0; r < rows && cols != 0; ++r) {
+    if (a == channel_axis::rows) {
+      dequantize<F>(q + r * cols, x + r * cols, cols, scales[r]);
+    } else {
+      detail::dequantize_scaled<F>(q + r * cols, scales, x + r * cols, cols);
+    }
+  }
+}
+
+/// y = dequantize_per_channel(quantize_per_channel(x)); x == y (in place) is allowed.
+/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void fake_quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
+                               const float* scales, float* y, saturation s = saturation::finite) {
+  detail::check_scales(scales, a == channel_axis::rows ? rows : cols, "fake_quantize_per_channel");
+  detail::default_fp_env env;
+  for (std::size_t r = 0; r < rows && cols != 0; ++r) {
+    if (a == channel_axis::rows) {
+      fake_quantize<F>(x + r * cols, y + r * cols, cols, scales[r], s);
+    } else {
+      detail::fake_quantize_scaled<F>(x + r * cols, scales, y + r * cols, cols, s);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block-wise: one scale per b.rows x b.cols tile (DeepSeek-V3: {128, 128} for weights, {1, 128}
+// for activations). Scales are a row-major ceil(rows / b.rows) x ceil(cols / b.cols) matrix;
+// edge blocks may be partial.
+
+/// The shape of one block (both > 0).
+struct block_shape {
+  std::size_t rows, cols;
+};
+
+/// Number of scales for a rows x cols matrix in blocks of b: ceil(rows/b.rows) * ceil(cols/b.cols).
+/// Throws std::invalid_argument for an empty block shape.
+inline std::size_t block_count(std::size_t rows, std::size_t cols, block_shape b) {
+  if (b.rows == 0 || b.cols == 0) {
+    throw std::invalid_argument("fp8kit::block_count: block_shape must be at least 1 x 1");
+  }
+  return detail::count_blocks(rows, b.rows) * detail::count_blocks(cols, b.cols);
+}
+
+namespace detail {
+
+inline void check_block(block_shape b, const char* function) {
+  if (b.rows == 0 || b.cols == 0) {
+    throw std::invalid_argument(std::string("fp8kit::") + function +
+                                ": block_shape must be at least 1 x 1");
+  }
+}
+
+/// Block amax (bits, amax's NaN rule) of every block in the block row of rows [r0, r1) into acc
+/// (count_blocks(cols, bc) entries): one segment-kernel call per row, so x is read contiguously.
+inline void block_row_amax(const float* x, std::size_t r0, std::size_t r1, std::size_t cols,
+                           std::size_t bc, amax_segments_fn kernel, std::uint32_t* acc) noexcept {
+  const std::size_t nbc = count_blocks(cols, bc);
+  for (std::size_t j = 0; j < nbc; ++j) acc[j] = 0;
+  for (std::size_t r = r0; r < r1; ++r) kernel(x + r * cols, cols, bc, acc);
+}
+
+/// Scales of the block row [r0, r1) from its block amaxes; a block with inf or NaN takes its
+/// largest finite |x|. Needs the default FP environment.
+template <class F>
+void block_row_scales(const float* x, std::size_t r0, std::size_t r1, std::size_t cols,
+                      std::size_t bc, const scale_options& o, const std::uint32_t* acc,
+                      float* scales) noexcept {
+  const std::size_t nbc = count_blocks(cols, bc);
+  for (std::size_t j = 0, c0 = 0; j < nbc; ++j, c0 += bc) {
+    std::uint32_t bits = acc[j];
+    if (bits >= float_inf_bits) {  // rare: recompute without inf and NaN
+      const std::size_t len = cols - c0 < bc ? cols - c0 : bc;
+      bits = finite_amax_bits(x + r0 * cols + c0, r1 - r0, len, cols);
+    }
+    scales[j] = scale_from_amax_unchecked<F>(bit_cast<float>(bits), o);
+  }
+}
+
+/// Runs a bulk operation over the rows [r0, r1) of one block row, whose block scales are
+/// `scales`. Usually one element-wise-scale bulk call per row and chunk of 1024 columns, with
+/// the block scales expanded to the chunk once per block row (4 KiB on the stack, SIMD fill): a
+/// call per row slice would pay its fixed cost (checks, FP environment, dispatch) every 128
+/// elements. Row slices of >= 1024 columns (or one block per row) get one bulk call each with
+/// their scale instead: the cost is amortised and a power-of-two scale becomes a
+/// multiplication. Both give the same bits.
+/// slice(offset, length, scale) and row(offset, length, element-wise scales) do the work.
+template <class Slice, class Row>
+void apply_block_row(std::size_t r0, std::size_t r1, std::size_t cols, std::size_t bc,
+                     const float* scales, Slice slice, Row row) {
+  const std::size_t nbc = count_blocks(cols, bc);
+  if (nbc == 1 || bc >= 1024) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      for (std::size_t j = 0, c0 = 0; j < nbc; ++j, c0 += bc) {
+        slice(r * cols + c0, cols - c0 < bc ? cols - c0 : bc, scales[j]);
+      }
+    }
+    return;
+  }
+  // bc < 1024, so a chunk of `step` (a multiple of bc) columns starts at a block boundary.
+  const std::size_t step = 1024 / bc * bc;
+  const fill_segments_fn fill = fill_segments_kernel(simd::active_isa());
+  float expanded[1024];
+  for (std::size_t c0 = 0; c0 < cols; c0 += step) {
+    const std::size_t len = cols - c0 < step ? cols - c0 : step;
+    fill(scales + c0 / bc, len, bc, expanded);
+    for (std::size_t r = r0; r < r1; ++r)
+      row(r * cols + c0, len, static_cast<const float*>(expanded));
+  }
+}
+
+/// Shared driver of scales_blockwise / quantize_blockwise / fake_quantize_blockwise: per block
+/// row, the block scales (written to `scales`), then op(r0, r1, block row scales) while the
+/// block row is still in cache.
+template <class F, class Op>
+void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, float* scales,
+               const scale_options& o, const char* function, Op op) {
+  check_block(b, function);
+  check_scale_options(o, function);
+  if (rows == 0 || cols == 0) return;
+  const std::size_t nbc = count_blocks(cols, b.cols);
+  std::vector<std::uint32_t> acc(nbc);
+  const amax_segments_fn kernel = amax_segments_kernel(simd::active_isa());
+  default_fp_env env;
+  for (std::size_t r0 = 0; r0 < rows; r0 += b.rows) {
+    const std::size_t r1 = rows - r0 < b.rows ? rows : r0 + b.rows;
+    float* row_scales = scales + (r0 / b.rows) * nbc;
+    block_row_amax(x, r0, r1, cols, b.cols, kernel, acc.data());
+    block_row_scales<F>(x, r0, r1, cols, b.cols, o, acc.data(), row_scales);
+    op(r0, r1, static_cast<const float*>(row_scales));
+  }
+}
+
+}  // namespace detail
+
+/// out = the amax of every block (amax's NaN rule), a row-major
+/// ceil(rows / b.rows) x ceil(cols / b.cols) matrix. Throws std::invalid_argument for an empty
+/// block shape.
+inline void amax_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
+                           float* out) {
+  detail::check_block(b, "amax_blockwise");
+  if (rows == 0 || cols == 0) return;
+  const std::size_t nbc = detail::count_blocks(cols, b.cols);
+  std::vector<std::uint32_t> acc(nbc);
+  const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
+  for (std::size_t r0 = 0; r0 < rows; r0 += b.rows) {
+    const std::size_t r1 = rows - r0 < b.rows ? rows : r0 + b.rows;
+    detail::block_row_amax(x, r0, r1, cols, b.cols, kernel, acc.data());
+    for (std::size_t j = 0; j < nbc; ++j) {
+      out[(r0 / b.rows) * nbc + j] = detail::bit_cast<float>(acc[j]);
+    }
+  }
+}
+
+/// scales = scale_from_amax<F>(block amax, o) for every block (layout as amax_blockwise). As in
+/// scales_per_channel, a block's amax is its largest finite |x|; an all-zero block gets 1.
+/// Throws std::invalid_argument for an empty block shape or bad options.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
+                      float* scales, scale_options o = {}) {
+  detail::blockwise<F>(x, rows, cols, b, scales, o, "scales_blockwise",
+                       [](std::size_t, std::size_t, const float*) {});
+}
+
+/// Block-wise quantization: scales as scales_blockwise<F> (written to `scales`), then
+/// q = F(fl(x / scale of its block)), saturating (so +-inf gives +-max finite, NaN gives NaN).
+/// An all-zero block gets scale 1 and exact zeros. The 128 x 128 scheme gives the same scales
+/// (and codes) for a matrix and its transpose, transposed. Throws std::invalid_argument (before
+/// writing anything) for an empty block shape or bad options. Bits as the bulk quantize<F>.
+/// Example (e4m3fn, b = {1, 2}): x = {896, 1, 0, 0} as 1 x 4 -> scales {2, 1}, q = {448, 0.5, 0, 0}
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, F* q,
+                        float* scales, scale_options o = {}) {
+  detail::blockwise<F>(x, rows, cols, b, scales, o, "quantize_blockwise",
+                       [&](std::size_t r0, std::size_t r1, const float* row_scales) {
+                         detail::apply_block_row(
+                             r0, r1, cols, b.cols, row_scales,
+                             [x, q](std::size_t at, std::size_t len, float scale) {
+                               quantize<F>(x + at, q + at, len, scale, saturation::finite);
+                             },
+                             [x, q](std::size_t at, std::size_t len, const float* each) {
+                               detail::quantize_scaled<F>(x + at, each, q + at, len,
+                                                          saturation::finite);
+                             });
+                       });
+}
+
+/// y = dequantize_blockwise(quantize_blockwise(x)), scales written as in quantize_blockwise.
+/// x == y (in place) is allowed.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void fake_quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
+                             float* y, float* scales, scale_options o = {}) {
+  detail::blockwise<F>(x, rows, cols, b, scales, o, "fake_quantize_blockwise",
+                       [&](std::size_t r0, std::size_t r1, const float* row_scales) {
+                         detail::apply_block_row(
+                             r0, r1, cols, b.cols, row_scales,
+                             [x, y](std::size_t at, std::size_t len, float scale) {
+                               fake_quantize<F>(x + at, y + at, len, scale, saturation::finite);
+                             },
+                             [x, y](std::size_t at, std::size_t len, const float* each) {
+                               detail::fake_quantize_scaled<F>(x + at, each, y + at, len,
+                                                               saturation::finite);
+                             });
+                       });
+}
+
+/// x = fl(float(q) * scale of its block), scales laid out as in quantize_blockwise.
+/// Throws std::invalid_argument (before writing anything) for an empty block shape or unless
+/// every scale is finite and > 0.
+template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
+void dequantize_blockwise(const F* q, std::size_t rows, std::size_t cols, block_shape b,
+                          const float* scales, float* x) {
+  detail::check_block(b, "dequantize_blockwise");
+  detail::check_scales(scales, block_count(rows, cols, b), "dequantize_blockwise");
+  const std::size_t nbc = detail::count_blocks(cols, b.cols);
+  detail::default_fp_env env;
+  for (std::size_t r0 = 0; r0 < rows && cols != 0; r0 += b.rows) {
+    const std::size_t r1 = rows - r0 < b.rows ? rows : r0 + b.rows;
+    detail::apply_block_row(
+        r0, r1, cols, b.cols, scales + (r0 / b.rows) * nbc,
+        [q, x](std::size_t at, std::size_t len, float scale) {
+          dequantize<F>(q + at, x + at, len, scale);
+        },
+        [q, x](std::size_t at, std::size_t len, const float* each) {
+          detail::dequantize_scaled<F>(q + at, each, x + at, len);
+        });
+  }
 }
 
 }  // namespace fp8kit

@@ -27,10 +27,12 @@ class minifloat : public minifloat_tag {
   minifloat() = default;  // trivial; value-initialisation gives +0
   /// Rounds to nearest, ties to even; overflow gives inf (or NaN where there is no inf).
   explicit FP8KIT_CONSTEXPR_BITCAST minifloat(float x) noexcept
-      : bits_(recode<Traits, float32_traits>(detail::bit_cast<std::uint32_t>(x), saturation::none)) {}
+      : bits_(
+            recode<Traits, float32_traits>(detail::bit_cast<std::uint32_t>(x), saturation::none)) {}
   /// Rounds the double directly (never through float).
   explicit FP8KIT_CONSTEXPR_BITCAST minifloat(double x) noexcept
-      : bits_(recode<Traits, float64_traits>(detail::bit_cast<std::uint64_t>(x), saturation::none)) {}
+      : bits_(
+            recode<Traits, float64_traits>(detail::bit_cast<std::uint64_t>(x), saturation::none)) {}
 
   static constexpr Derived from_bits(storage code) noexcept {
     Derived d{};
@@ -63,10 +65,18 @@ class minifloat : public minifloat_tag {
   friend FP8KIT_CONSTEXPR_BITCAST Derived operator/(Derived a, Derived b) noexcept {
     return Derived(double(a) / double(b));
   }
-  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator+=(Derived& a, Derived b) noexcept { return a = a + b; }
-  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator-=(Derived& a, Derived b) noexcept { return a = a - b; }
-  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator*=(Derived& a, Derived b) noexcept { return a = a * b; }
-  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator/=(Derived& a, Derived b) noexcept { return a = a / b; }
+  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator+=(Derived& a, Derived b) noexcept {
+    return a = a + b;
+  }
+  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator-=(Derived& a, Derived b) noexcept {
+    return a = a - b;
+  }
+  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator*=(Derived& a, Derived b) noexcept {
+    return a = a * b;
+  }
+  friend FP8KIT_CONSTEXPR_BITCAST Derived& operator/=(Derived& a, Derived b) noexcept {
+    return a = a / b;
+  }
 
   friend constexpr Derived operator+(Derived a) noexcept { return a; }
   /// Flips the sign; fnuz zero and NaN have no sign and stay as they are.
@@ -94,8 +104,10 @@ class minifloat : public minifloat_tag {
   friend constexpr bool isfinite(Derived a) noexcept {
     return !Traits::is_nan(a.bits_) && !Traits::is_inf(a.bits_);
   }
+  /// True for negative values (and -0, -inf, negative NaNs); fnuz's NaN (0x80) has no sign.
   friend constexpr bool signbit(Derived a) noexcept {
-    return Traits::enc != encoding::fnuz && (a.bits_ & Traits::sign_mask) != 0;
+    return (a.bits_ & Traits::sign_mask) != 0 &&
+           !(Traits::enc == encoding::fnuz && a.bits_ == Traits::sign_mask);
   }
   friend constexpr Derived abs(Derived a) noexcept {
     if (Traits::is_nan(a.bits_)) return a;
@@ -150,7 +162,7 @@ struct minifloat_limits {
   static constexpr bool is_bounded = true;
   static constexpr bool is_modulo = false;
   static constexpr int digits = tr::mantissa_bits + 1;
-  static constexpr int digits10 = (digits - 1) * 30103 / 100000;  // floor((digits-1) log10 2)
+  static constexpr int digits10 = (digits - 1) * 30103 / 100000;    // floor((digits-1) log10 2)
   static constexpr int max_digits10 = 2 + digits * 30103 / 100000;  // ceil(1 + digits log10 2)
   static constexpr int radix = 2;
   static constexpr int min_exponent = tr::min_exponent + 1;  // C convention: 2^(min_exponent-1)
@@ -167,7 +179,9 @@ struct minifloat_limits {
   static constexpr T max() noexcept { return T::from_bits(tr::max_finite_bits); }
   static FP8KIT_CONSTEXPR_BITCAST T epsilon() noexcept { return T(tr::epsilon); }  // 2^-M
   static FP8KIT_CONSTEXPR_BITCAST T round_error() noexcept { return T(0.5); }
-  static constexpr T infinity() noexcept { return T::from_bits(tr::has_inf ? tr::inf_bits : st{0}); }
+  static constexpr T infinity() noexcept {
+    return T::from_bits(tr::has_inf ? tr::inf_bits : st{0});
+  }
   static constexpr T quiet_NaN() noexcept { return T::from_bits(tr::nan_bits); }
   static constexpr T signaling_NaN() noexcept {
     return T::from_bits(has_signaling_NaN ? static_cast<st>(tr::exponent_mask | 1) : tr::nan_bits);

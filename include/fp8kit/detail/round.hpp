@@ -39,7 +39,8 @@ constexpr unpacked unpack(typename T::storage code) noexcept {
   if (magnitude == 0) return {value_kind::zero, negative, 0, 0};
   const auto field = static_cast<int>(magnitude >> T::mantissa_bits);
   const std::uint64_t mantissa = magnitude & T::mantissa_mask;
-  if (field == 0) return {value_kind::finite, negative, mantissa, T::min_exponent - T::mantissa_bits};
+  if (field == 0)
+    return {value_kind::finite, negative, mantissa, T::min_exponent - T::mantissa_bits};
   return {value_kind::finite, negative, mantissa | (std::uint64_t{1} << T::mantissa_bits),
           field - T::bias - T::mantissa_bits};
 }

@@ -1,0 +1,195 @@
+#pragma once
+// MX (OCP Microscaling Formats v1.0): blocks of 32 elements in an fp8 format sharing one
+// power-of-two scale stored as e8m0fnu. Elements are converted with saturation.
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <type_traits>
+
+#include "bulk.hpp"
+#include "config.hpp"
+#include "detail/fp_env.hpp"
+#include "fp8.hpp"
+#include "scaling.hpp"
+#include "simd/amax.hpp"
+#include "simd/cpu.hpp"
+
+namespace fp8kit {
+
+/// E8M0 ("float8_e8m0fnu"): an unsigned 8-bit power-of-two scale, 2^(code - 127) for codes
+/// 0..254 (2^-127 .. 2^127), 0xFF is NaN; no sign, no zero, no inf. One byte, trivially
+/// copyable, so buffers may be reinterpret_cast. Value-initialisation gives code 0 (2^-127).
+/// Example: float(e8m0fnu::from_bits(0x7F)) == 1.0f; float(e8m0fnu::from_exponent(-3)) == 0.125f
+class e8m0fnu {
+ public:
+  using storage = std::uint8_t;
+  static constexpr storage nan_bits = 0xFF;
+  static constexpr int bias = 127;
+  static constexpr int min_exponent = -127;  // code 0x00
+  static constexpr int max_exponent = 127;   // code 0xFE
+
+  e8m0fnu() = default;
+
+  static constexpr e8m0fnu from_bits(storage code) noexcept {
+    e8m0fnu s{};
+    s.bits_ = code;
+    return s;
+  }
+  /// 2^e, with e clamped to [-127, 127].
+  static constexpr e8m0fnu from_exponent(int e) noexcept {
+    e = e < min_exponent ? min_exponent : e > max_exponent ? max_exponent : e;
+    return from_bits(static_cast<storage>(e + bias));
+  }
+  static constexpr e8m0fnu nan() noexcept { return from_bits(nan_bits); }
+
+  constexpr storage bits() const noexcept { return bits_; }
+  /// code - 127 (meaningless for NaN).
+  constexpr int exponent() const noexcept { return int(bits_) - bias; }
+
+  /// Exact: 2^(code - 127) (code 0 is the float subnormal 2^-127); NaN for 0xFF.
+  explicit FP8KIT_CONSTEXPR_BITCAST operator float() const noexcept {
+    if (bits_ == nan_bits) return detail::bit_cast<float>(0x7FC00000u);
+    if (bits_ == 0) return detail::bit_cast<float>(0x00400000u);
+    return detail::bit_cast<float>(std::uint32_t{bits_} << 23);
+  }
+  /// Exact.
+  explicit FP8KIT_CONSTEXPR_BITCAST operator double() const noexcept {
+    if (bits_ == nan_bits) return detail::bit_cast<double>(0x7FF8000000000000u);
+    return detail::bit_cast<double>(std::uint64_t(bits_ - bias + 1023) << 52);
+  }
+
+  friend constexpr bool isnan(e8m0fnu s) noexcept { return s.bits_ == nan_bits; }
+  // IEEE-like: NaN compares unequal to everything, itself included.
+  friend constexpr bool operator==(e8m0fnu a, e8m0fnu b) noexcept {
+    return a.bits_ == b.bits_ && a.bits_ != nan_bits;
+  }
+  friend constexpr bool operator!=(e8m0fnu a, e8m0fnu b) noexcept { return !(a == b); }
+  friend std::ostream& operator<<(std::ostream& os, e8m0fnu s) { return os << float(s); }
+
+ private:
+  storage bits_;
+};
+
+/// Elements per MX block.
+inline constexpr std::size_t mx_block_size = 32;
+
+/// How mx_quantize picks a block's shared exponent from its amax.
+/// - `floor`: OCP MX v1.0: floor(log2(amax)) - emax of the element format; values whose
+///   magnitude exceeds max finite after scaling saturate (up to 2x headroom is clipped).
+/// - `rceil`: ceil(log2(amax / max finite)): the smallest power of two under which nothing
+///   saturates (NVIDIA's "RCEIL" recipe), computed exactly.
+enum class mx_rounding { floor, rceil };
+
+/// Number of MX scales for n elements: ceil(n / 32).
+constexpr std::size_t mx_scale_count(std::size_t n) noexcept {
+  return n / mx_block_size + (n % mx_block_size != 0 ? 1 : 0);
+}
+
+namespace detail {
+
+/// The e8m0fnu scale of a block with amax bits `a` (finite, sign clear): integer-only.
+template <class F>
+constexpr e8m0fnu mx_scale(std::uint32_t a, mx_rounding r) noexcept {
+  using tr = typename F::traits;
+  static_assert(tr::max_exponent >= 1, "mx_scale: the element format needs emax >= 1");
+  // All-zero block, or amax < 2^-126 (subnormal): floor(log2(amax)) <= -127, so the exponent
+  // is below -127 - emax + 1 <= -127 in both modes and clamps to the smallest scale.
+  if (a < 0x00800000u) return e8m0fnu::from_bits(0);
+  int e = int(a >> 23) - 127 - tr::max_exponent;  // floor(log2(amax)) - emax
+  if (r == mx_rounding::rceil) {
+    // amax / max finite = (1 + fa) / (1 + fm) * 2^e with fractions fa, fm in [0, 1): the ratio
+    // of the significands is in (1/2, 2), so the log2 rounds up to e + 1 exactly when fa > fm.
+    const std::uint32_t fa = a & 0x7FFFFFu;
+    const std::uint32_t fm = std::uint32_t(tr::max_finite_bits & tr::mantissa_mask)
+                             << (23 - tr::mantissa_bits);
+    e += fa > fm ? 1 : 0;
+  }
+  return e8m0fnu::from_exponent(e);
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// MX runs in chunks of 32 blocks: the block amaxes by the segment kernel, then one
+// element-wise-scale bulk call for the chunk (the fixed cost of a bulk call per block of 32
+// elements would dominate otherwise). The expanded scales take 4 KiB on the stack.
+inline constexpr std::size_t mx_chunk = 32 * mx_block_size;
+
+}  // namespace detail
+
+/// MX quantization: x in blocks of 32 (the last may be shorter), scales[k] = the block's shared
+/// power of two (mx_rounding), q = F(fl(x / scale)) saturating to +-max finite. A block holding
+/// a NaN or an infinity has no power-of-two scale: it gets scales[k] = NaN (0xFF) and NaN
+/// elements (F's canonical NaN code), as in the OCP reference implementation (microxcaling). An
+/// all-zero block gets the smallest scale (0x00, 2^-127) and zeros (keeping -0 where F has it).
+/// `scales` holds mx_scale_count(n) entries. Bit for bit independent of CPU, FP environment and
+/// -ffast-math.
+/// Example (e4m3fn, floor): x = {1.0, 0.5, 0, ...} -> scale 2^-8 (code 0x77), q[0] = 256 (0x78)
+template <class F, std::enable_if_t<detail::is_fp8_v<F>, int> = 0>
+void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
+                 mx_rounding r = mx_rounding::floor) {
+  const simd::isa isa = simd::active_isa();
+  const detail::amax_segments_fn kernel = detail::amax_segments_kernel(isa);
+  const detail::fill_segments_fn fill = detail::fill_segments_kernel(isa);
+  detail::default_fp_env env;
+  float each[detail::mx_chunk];
+  float block_scale[detail::mx_chunk / mx_block_size];
+  std::uint32_t acc[detail::mx_chunk / mx_block_size];
+  for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
+    const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
+    const std::size_t blocks = mx_scale_count(len);
+    e8m0fnu* s = scales + i0 / mx_block_size;
+    for (std::size_t k = 0; k < blocks; ++k) acc[k] = 0;
+    kernel(x + i0, len, mx_block_size, acc);
+    bool has_nan = false;
+    for (std::size_t k = 0; k < blocks; ++k) {
+      // Any finite stand-in scale for a NaN block; its elements are overwritten below.
+      has_nan = has_nan || acc[k] >= detail::float_inf_bits;
+      s[k] = acc[k] >= detail::float_inf_bits ? e8m0fnu::nan() : detail::mx_scale<F>(acc[k], r);
+      block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
+    }
+    fill(block_scale, len, mx_block_size, each);
+    // Dividing by a power of two is exact wherever the result can be nonzero in F.
+    detail::quantize_scaled<F>(x + i0, each, q + i0, len, saturation::finite);
+    for (std::size_t k = 0; has_nan && k < blocks; ++k) {
+      if (!isnan(s[k])) continue;
+      const std::size_t end =
+          len - k * mx_block_size < mx_block_size ? len : (k + 1) * mx_block_size;
+      for (std::size_t j = k * mx_block_size; j < end; ++j) {
+        q[i0 + j] = F::from_bits(F::traits::nan_bits);
+      }
+    }
+  }
+}
+
+/// MX dequantization: x = fl(float(q) * 2^(code - 127)) per block of 32 (exact unless it
+/// overflows float); a NaN scale (0xFF) gives NaN for its whole block.
+template <class F, std::enable_if_t<detail::is_fp8_v<F>, int> = 0>
+void mx_dequantize(const F* q, std::size_t n, const e8m0fnu* scales, float* x) {
+  const detail::fill_segments_fn fill = detail::fill_segments_kernel(simd::active_isa());
+  detail::default_fp_env env;
+  float each[detail::mx_chunk];
+  float block_scale[detail::mx_chunk / mx_block_size];
+  for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
+    const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
+    const std::size_t blocks = mx_scale_count(len);
+    const e8m0fnu* s = scales + i0 / mx_block_size;
+    bool has_nan = false;
+    for (std::size_t k = 0; k < blocks; ++k) {
+      has_nan = has_nan || isnan(s[k]);
+      block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
+    }
+    fill(block_scale, len, mx_block_size, each);
+    detail::dequantize_scaled<F>(q + i0, each, x + i0, len);
+    for (std::size_t k = 0; has_nan && k < blocks; ++k) {
+      if (!isnan(s[k])) continue;
+      const std::size_t end =
+          len - k * mx_block_size < mx_block_size ? len : (k + 1) * mx_block_size;
+      for (std::size_t j = k * mx_block_size; j < end; ++j) x[i0 + j] = float(s[k]);
+    }
+  }
+}
+
+}  // namespace fp8kit

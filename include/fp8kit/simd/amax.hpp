@@ -1,0 +1,348 @@
+#pragma once
+// amax kernels: max |x| as an unsigned integer max over the float bit patterns with the sign
+// cleared. |x| orders like those bits, and every NaN pattern (0x7F800001..0x7FFFFFFF) sorts above
+// inf, so one integer max gives the exact result, NaN included (the NaN with the largest payload),
+// in any order of evaluation: every kernel equals the scalar loop bit for bit. A float max
+// (maxps) would not: it returns its second operand when either one is NaN.
+//
+// Kernels: scalar (the reference), xsimd (sse2 on x86, neon on ARM), and AVX2 / AVX-512
+// intrinsics behind function target attributes, chosen at run time by simd::active_isa().
+// Also the segment fill the block-wise and MX code uses to expand block scales to a row.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "../config.hpp"
+#include "cpu.hpp"
+
+#if FP8KIT_HAS_XSIMD
+#include <xsimd/xsimd.hpp>
+#endif
+#if FP8KIT_X86_DISPATCH
+#include <immintrin.h>
+#endif
+
+namespace fp8kit::detail {
+
+inline constexpr std::uint32_t float_abs_mask = 0x7FFFFFFFu;
+
+/// The bits of x[i] with the sign cleared (memcpy: no aliasing of float storage as integers).
+inline std::uint32_t abs_bits(const float* x) noexcept {
+  std::uint32_t u;
+  std::memcpy(&u, x, sizeof u);
+  return u & float_abs_mask;
+}
+
+/// Reference: max over i of abs_bits(x + i); 0 for n == 0.
+inline std::uint32_t amax_bits_scalar(const float* x, std::size_t n) noexcept {
+  std::uint32_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t a = abs_bits(x + i);
+    m = a > m ? a : m;
+  }
+  return m;
+}
+
+/// Reference: acc[j] = max(acc[j], amax of x[j * seg, min((j + 1) * seg, n))): the amax of
+/// every segment (block) of a row, merged into one accumulator per segment. seg > 0.
+inline void amax_segments_scalar(const float* x, std::size_t n, std::size_t seg,
+                                 std::uint32_t* acc) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++acc) {
+    const std::uint32_t m = amax_bits_scalar(x + i, n - i < seg ? n - i : seg);
+    *acc = m > *acc ? m : *acc;
+  }
+}
+
+/// out[i] = v[i / seg] for i < n: one value per segment, expanded (block scales to a row of
+/// element-wise scales). seg > 0.
+inline void fill_segments_scalar(const float* v, std::size_t n, std::size_t seg,
+                                 float* out) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++v) {
+    const std::size_t end = n - i < seg ? n : i + seg;
+    for (std::size_t k = i; k < end; ++k) out[k] = *v;
+  }
+}
+
+/// Reference: acc[i] = max(acc[i], abs_bits(x + i)) (column-wise amax over rows).
+inline void amax_accumulate_scalar(const float* x, std::uint32_t* acc, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t a = abs_bits(x + i);
+    acc[i] = a > acc[i] ? a : acc[i];
+  }
+}
+
+#if FP8KIT_HAS_XSIMD
+// Portable kernels. Signed 32-bit max is exact here: every masked pattern is <= 0x7FFFFFFF, and
+// signed max is one instruction on SSE2-era xsimd paths where unsigned max is emulated.
+template <class Arch>
+std::uint32_t amax_bits_xsimd(const float* x, std::size_t n) noexcept {
+  using fb = xsimd::batch<float, Arch>;
+  using ib = xsimd::batch<std::int32_t, Arch>;
+  constexpr std::size_t lanes = fb::size;
+  const ib mask(static_cast<std::int32_t>(float_abs_mask));
+  ib m0(0), m1(0), m2(0), m3(0);
+  std::size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {  // four accumulators hide the max latency
+    m0 = xsimd::max(m0, xsimd::bitwise_cast<ib>(fb::load_unaligned(x + i)) & mask);
+    m1 = xsimd::max(m1, xsimd::bitwise_cast<ib>(fb::load_unaligned(x + i + lanes)) & mask);
+    m2 = xsimd::max(m2, xsimd::bitwise_cast<ib>(fb::load_unaligned(x + i + 2 * lanes)) & mask);
+    m3 = xsimd::max(m3, xsimd::bitwise_cast<ib>(fb::load_unaligned(x + i + 3 * lanes)) & mask);
+  }
+  for (; i + lanes <= n; i += lanes) {
+    m0 = xsimd::max(m0, xsimd::bitwise_cast<ib>(fb::load_unaligned(x + i)) & mask);
+  }
+  m0 = xsimd::max(xsimd::max(m0, m1), xsimd::max(m2, m3));
+  alignas(64) std::int32_t lane[lanes];
+  m0.store_aligned(lane);
+  std::uint32_t m = amax_bits_scalar(x + i, n - i);  // tail (< lanes elements)
+  for (std::size_t k = 0; k < lanes; ++k) {
+    const auto v = static_cast<std::uint32_t>(lane[k]);
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+template <class Arch>
+void amax_segments_xsimd(const float* x, std::size_t n, std::size_t seg,
+                         std::uint32_t* acc) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++acc) {
+    const std::uint32_t m = amax_bits_xsimd<Arch>(x + i, n - i < seg ? n - i : seg);
+    *acc = m > *acc ? m : *acc;
+  }
+}
+
+template <class Arch>
+void amax_accumulate_xsimd(const float* x, std::uint32_t* acc, std::size_t n) noexcept {
+  using fb = xsimd::batch<float, Arch>;
+  using ib = xsimd::batch<std::int32_t, Arch>;
+  constexpr std::size_t lanes = fb::size;
+  const ib mask(static_cast<std::int32_t>(float_abs_mask));
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    // acc holds masked patterns (<= 0x7FFFFFFF), so reading it as int32 keeps the order.
+    std::int32_t* a = reinterpret_cast<std::int32_t*>(acc + i);
+    const ib v = xsimd::bitwise_cast<ib>(fb::load_unaligned(x + i)) & mask;
+    xsimd::max(ib::load_unaligned(a), v).store_unaligned(a);
+  }
+  amax_accumulate_scalar(x + i, acc + i, n - i);
+}
+#endif  // FP8KIT_HAS_XSIMD
+
+#if FP8KIT_X86_DISPATCH
+__attribute__((target("avx2"), always_inline)) inline std::uint32_t amax_body_avx2(
+    const float* x, std::size_t n) noexcept {
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>(float_abs_mask));
+  __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m3 = m0;
+  const auto* p = reinterpret_cast<const __m256i*>(x);  // (lambdas would lose the target)
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32, p += 4) {
+    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256(p), mask));
+    m1 = _mm256_max_epu32(m1, _mm256_and_si256(_mm256_loadu_si256(p + 1), mask));
+    m2 = _mm256_max_epu32(m2, _mm256_and_si256(_mm256_loadu_si256(p + 2), mask));
+    m3 = _mm256_max_epu32(m3, _mm256_and_si256(_mm256_loadu_si256(p + 3), mask));
+  }
+  for (; i + 8 <= n; i += 8, ++p) {
+    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256(p), mask));
+  }
+  if (i < n) {  // masked load: lanes past the end are neither read nor faulted on
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), lane);
+    const __m256i v = _mm256_maskload_epi32(reinterpret_cast<const int*>(x + i), live);
+    m1 = _mm256_max_epu32(m1, _mm256_and_si256(v, mask));
+  }
+  m0 = _mm256_max_epu32(_mm256_max_epu32(m0, m1), _mm256_max_epu32(m2, m3));
+  __m128i m = _mm_max_epu32(_mm256_castsi256_si128(m0), _mm256_extracti128_si256(m0, 1));
+  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0x4E));
+  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0xB1));
+  return static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+}
+
+__attribute__((target("avx2"))) inline std::uint32_t amax_bits_avx2(const float* x,
+                                                                    std::size_t n) noexcept {
+  return amax_body_avx2(x, n);
+}
+
+__attribute__((target("avx2"))) inline void amax_segments_avx2(const float* x, std::size_t n,
+                                                               std::size_t seg,
+                                                               std::uint32_t* acc) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++acc) {
+    const std::uint32_t m = amax_body_avx2(x + i, n - i < seg ? n - i : seg);
+    *acc = m > *acc ? m : *acc;
+  }
+}
+
+__attribute__((target("avx2"))) inline void fill_segments_avx2(const float* v, std::size_t n,
+                                                               std::size_t seg,
+                                                               float* out) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++v) {
+    const std::size_t end = n - i < seg ? n : i + seg;
+    const __m256 b = _mm256_set1_ps(*v);
+    std::size_t k = i;
+    for (; k + 8 <= end; k += 8) _mm256_storeu_ps(out + k, b);
+    for (; k < end; ++k) out[k] = *v;
+  }
+}
+
+__attribute__((target("avx2"))) inline void amax_accumulate_avx2(const float* x, std::uint32_t* acc,
+                                                                 std::size_t n) noexcept {
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>(float_abs_mask));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v =
+        _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), mask);
+    __m256i* a = reinterpret_cast<__m256i*>(acc + i);
+    _mm256_storeu_si256(a, _mm256_max_epu32(_mm256_loadu_si256(a), v));
+  }
+  amax_accumulate_scalar(x + i, acc + i, n - i);
+}
+
+// _mm512_max_epu32 with an all-ones mask: the same instruction, without the
+// _mm512_undefined_epi32() operand that g++ 12 reports as (maybe-)uninitialized.
+__attribute__((target("avx512f"), always_inline)) inline __m512i max_epu32_avx512(
+    __m512i a, __m512i b) noexcept {
+  return _mm512_maskz_max_epu32(static_cast<__mmask16>(0xFFFFu), a, b);
+}
+
+__attribute__((target("avx512f"), always_inline)) inline std::uint32_t amax_body_avx512(
+    const float* x, std::size_t n) noexcept {
+  const __m512i mask = _mm512_set1_epi32(static_cast<int>(float_abs_mask));
+  __m512i m0 = _mm512_setzero_si512(), m1 = m0, m2 = m0, m3 = m0;
+  std::size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    m0 = max_epu32_avx512(m0, _mm512_and_si512(_mm512_loadu_si512(x + i), mask));
+    m1 = max_epu32_avx512(m1, _mm512_and_si512(_mm512_loadu_si512(x + i + 16), mask));
+    m2 = max_epu32_avx512(m2, _mm512_and_si512(_mm512_loadu_si512(x + i + 32), mask));
+    m3 = max_epu32_avx512(m3, _mm512_and_si512(_mm512_loadu_si512(x + i + 48), mask));
+  }
+  for (; i + 16 <= n; i += 16) {
+    m0 = max_epu32_avx512(m0, _mm512_and_si512(_mm512_loadu_si512(x + i), mask));
+  }
+  if (i < n) {  // masked load: lanes past the end are neither read nor faulted on
+    const auto live = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    m1 = max_epu32_avx512(m1, _mm512_and_si512(_mm512_maskz_loadu_epi32(live, x + i), mask));
+  }
+  m0 = max_epu32_avx512(max_epu32_avx512(m0, m1), max_epu32_avx512(m2, m3));
+  // Horizontal max; maskz forms throughout to avoid the same g++ 12 false positive.
+  const __m256i h = _mm256_max_epu32(_mm512_maskz_extracti64x4_epi64(0xFF, m0, 0),
+                                     _mm512_maskz_extracti64x4_epi64(0xFF, m0, 1));
+  __m128i m = _mm_max_epu32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0x4E));
+  m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0xB1));
+  return static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+}
+
+__attribute__((target("avx512f"))) inline std::uint32_t amax_bits_avx512(const float* x,
+                                                                         std::size_t n) noexcept {
+  return amax_body_avx512(x, n);
+}
+
+__attribute__((target("avx512f"))) inline void amax_segments_avx512(const float* x, std::size_t n,
+                                                                    std::size_t seg,
+                                                                    std::uint32_t* acc) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++acc) {
+    const std::uint32_t m = amax_body_avx512(x + i, n - i < seg ? n - i : seg);
+    *acc = m > *acc ? m : *acc;
+  }
+}
+
+__attribute__((target("avx512f"))) inline void fill_segments_avx512(const float* v, std::size_t n,
+                                                                    std::size_t seg,
+                                                                    float* out) noexcept {
+  for (std::size_t i = 0; i < n; i += seg, ++v) {
+    const std::size_t end = n - i < seg ? n : i + seg;
+    const __m512 b = _mm512_set1_ps(*v);
+    std::size_t k = i;
+    for (; k + 16 <= end; k += 16) _mm512_storeu_ps(out + k, b);
+    if (k < end) _mm512_mask_storeu_ps(out + k, static_cast<__mmask16>((1u << (end - k)) - 1u), b);
+  }
+}
+
+__attribute__((target("avx512f"))) inline void amax_accumulate_avx512(const float* x,
+                                                                      std::uint32_t* acc,
+                                                                      std::size_t n) noexcept {
+  const __m512i mask = _mm512_set1_epi32(static_cast<int>(float_abs_mask));
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i v = _mm512_and_si512(_mm512_loadu_si512(x + i), mask);
+    _mm512_storeu_si512(acc + i, max_epu32_avx512(_mm512_loadu_si512(acc + i), v));
+  }
+  if (i < n) {
+    const auto live = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512i v = _mm512_and_si512(_mm512_maskz_loadu_epi32(live, x + i), mask);
+    const __m512i a = _mm512_maskz_loadu_epi32(live, acc + i);
+    _mm512_mask_storeu_epi32(acc + i, live, max_epu32_avx512(a, v));
+  }
+}
+#endif  // FP8KIT_X86_DISPATCH
+
+using amax_bits_fn = std::uint32_t (*)(const float*, std::size_t) noexcept;
+using amax_accumulate_fn = void (*)(const float*, std::uint32_t*, std::size_t) noexcept;
+using amax_segments_fn = void (*)(const float*, std::size_t, std::size_t, std::uint32_t*) noexcept;
+using fill_segments_fn = void (*)(const float*, std::size_t, std::size_t, float*) noexcept;
+
+/// The amax kernel for `which`; the scalar loop where this build has none for it.
+inline amax_bits_fn amax_bits_kernel(simd::isa which) noexcept {
+  switch (which) {
+#if FP8KIT_X86_DISPATCH
+    case simd::isa::avx512: return &amax_bits_avx512;
+    case simd::isa::avx2: return &amax_bits_avx2;
+#if FP8KIT_HAS_XSIMD
+    case simd::isa::sse2: return &amax_bits_xsimd<xsimd::sse2>;
+#endif
+#elif FP8KIT_HAS_XSIMD && (defined(__ARM_NEON) || defined(__aarch64__))
+    case simd::isa::neon: return &amax_bits_xsimd<xsimd::default_arch>;
+#endif
+    default: return &amax_bits_scalar;
+  }
+}
+
+/// The segment kernel for `which`; the scalar loop where this build has none for it.
+inline amax_segments_fn amax_segments_kernel(simd::isa which) noexcept {
+  switch (which) {
+#if FP8KIT_X86_DISPATCH
+    case simd::isa::avx512: return &amax_segments_avx512;
+    case simd::isa::avx2: return &amax_segments_avx2;
+#if FP8KIT_HAS_XSIMD
+    case simd::isa::sse2: return &amax_segments_xsimd<xsimd::sse2>;
+#endif
+#elif FP8KIT_HAS_XSIMD && (defined(__ARM_NEON) || defined(__aarch64__))
+    case simd::isa::neon: return &amax_segments_xsimd<xsimd::default_arch>;
+#endif
+    default: return &amax_segments_scalar;
+  }
+}
+
+/// The segment-fill kernel for `which` (AVX2 / AVX-512 stores; the plain loop otherwise).
+inline fill_segments_fn fill_segments_kernel(simd::isa which) noexcept {
+  switch (which) {
+#if FP8KIT_X86_DISPATCH
+    case simd::isa::avx512: return &fill_segments_avx512;
+    case simd::isa::avx2: return &fill_segments_avx2;
+#endif
+    default: return &fill_segments_scalar;
+  }
+}
+
+/// The column-accumulate kernel for `which`; the scalar loop where this build has none for it.
+inline amax_accumulate_fn amax_accumulate_kernel(simd::isa which) noexcept {
+  switch (which) {
+#if FP8KIT_X86_DISPATCH
+    case simd::isa::avx512: return &amax_accumulate_avx512;
+    case simd::isa::avx2: return &amax_accumulate_avx2;
+#if FP8KIT_HAS_XSIMD
+    case simd::isa::sse2: return &amax_accumulate_xsimd<xsimd::sse2>;
+#endif
+#elif FP8KIT_HAS_XSIMD && (defined(__ARM_NEON) || defined(__aarch64__))
+    case simd::isa::neon: return &amax_accumulate_xsimd<xsimd::default_arch>;
+#endif
+    default: return &amax_accumulate_scalar;
+  }
+}
+
+/// max |x[i]| as float bits (sign cleared) with the kernel of simd::active_isa().
+inline std::uint32_t amax_bits(const float* x, std::size_t n) noexcept {
+  return amax_bits_kernel(simd::active_isa())(x, n);
+}
+
+}  // namespace fp8kit::detail

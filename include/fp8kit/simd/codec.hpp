@@ -1,0 +1,115 @@
+#pragma once
+// Constants of the branch-free float <-> small-float codecs that every SIMD kernel implements
+// (generic xsimd, AVX2, AVX-512). The scalar fp8kit::convert is the reference; these kernels
+// must match it bit for bit.
+//
+// Encode float -> code of format T (fp8, half; bfloat16 uses integer rounding, see below):
+//   1. a = |x|, clamped: a = min(a, bound). `finite`: bound = max finite, so +-inf and overflow
+//      clamp. `none`: bound = max finite + one ulp, the value that code limit =
+//      max_finite_bits + 1 would have: inf (ieee), the NaN S.1111111 (fn) or 0x80 (fnuz).
+//   2. Magic: e = max(exponent bits of a, exponent bits of T's min normal). The float with
+//      exponent e + (23 - M) has a unit u in the last place equal to T's unit at exponent e
+//      (subnormals share the min normal's unit). sum = a + magic rounds once, to nearest even.
+//   3. sum = magic + r * u with r = round(a / u) (r = 2^(M+1) when rounding carries into the
+//      next binade), and sum's exponent is e's plus 23 - M. So the code,
+//      r + ((exponent(e) - exponent(min normal)) << M), equals (sum + (sum >> (23 - M))) minus a
+//      constant; the kernels keep only the low 8 (or 16) bits, so the constant is folded into
+//      the magic as `magic_code_offset` extra units: an even number, so ties still go to even.
+//   4. NaN lanes take nan_code; the sign rides along as bit 7 (fnuz: not on a zero code).
+// The add is the only rounding step; a, magic and sum are normal floats (T's subnormals are
+// normal in float), so DAZ/FTZ cannot change the result; kernels add with round-to-nearest.
+// fake_quantize stays in floats: sum - magic is the rounded |x|, exactly.
+//
+// Decode code -> float (arithmetic kernels; the AVX-512 VBMI kernel uses byte tables):
+//   normal: bits = (mag << (23 - M)) + normal_offset; subnormal: float(mag) * 2^(emin - M)
+//   (an exact product of normal floats); then inf / NaN codes and the sign.
+
+#include <cstdint>
+
+#include "../config.hpp"
+#include "../format.hpp"
+
+namespace fp8kit::detail {
+
+/// Float bits of a positive double that is exactly a float (constant expressions only).
+constexpr std::uint32_t float_bits_of(double v) noexcept {
+  int e = 0;
+  while (v >= 2.0) {
+    v /= 2.0;
+    ++e;
+  }
+  while (v < 1.0) {
+    v *= 2.0;
+    --e;
+  }
+  const auto mantissa = static_cast<std::uint32_t>((v - 1.0) * 8388608.0);  // exact by contract
+  return (static_cast<std::uint32_t>(e + 127) << 23) | mantissa;
+}
+
+template <class T>
+struct codec_params {
+  static constexpr int m = T::mantissa_bits;
+  static constexpr int shift = 23 - m;  // float mantissa bits below T's
+  static constexpr int code_bits = T::total_bits;
+  static constexpr int sign_shift = 31 - (code_bits - 1);  // float sign bit -> code sign bit
+  static constexpr bool integer_rounding = T::exponent_bits == 8;  // bfloat16: float's range
+  static constexpr bool fnuz = T::enc == encoding::fnuz;
+  static constexpr bool ieee = T::enc == encoding::ieee;
+
+  // Encoder.
+  static constexpr std::uint32_t emin_bits = static_cast<std::uint32_t>(127 + T::min_exponent)
+                                             << 23;
+  static constexpr std::uint32_t code_mask = (std::uint32_t{1} << code_bits) - 1;
+  // Units of T added to the magic so that (sum + (sum >> shift)) & code_mask is the code.
+  static constexpr std::uint32_t magic_code_offset =
+      (0u - (((static_cast<std::uint32_t>(shift) << 23) + emin_bits) >> shift)) & code_mask;
+  static constexpr std::uint32_t magic_offset =
+      (static_cast<std::uint32_t>(shift) << 23) + magic_code_offset;
+  static constexpr std::uint32_t max_finite_bits =
+      integer_rounding ? 0x7F7FFFFFu : float_bits_of(T::max_finite);
+  static constexpr std::uint32_t overflow_bits =
+      integer_rounding ? 0x7F800000u
+                       : float_bits_of(T::max_finite + pow2(T::max_exponent - T::mantissa_bits));
+  static constexpr std::uint32_t bound(saturation s) noexcept {
+    return s == saturation::finite ? max_finite_bits : overflow_bits;
+  }
+  static constexpr std::uint32_t nan_code = T::nan_bits;  // fnuz: 0x80, sign included
+
+  // Decoder.
+  static constexpr std::uint32_t normal_offset = static_cast<std::uint32_t>(127 - T::bias) << 23;
+  static constexpr std::uint32_t min_normal_code = std::uint32_t{1} << m;
+  static constexpr std::uint32_t magnitude_mask = T::magnitude_mask;
+  static constexpr std::uint32_t sign_mask = T::sign_mask;
+  static constexpr std::uint32_t exponent_mask = T::exponent_mask;
+  static constexpr float subnormal_unit = static_cast<float>(pow2(T::min_exponent - m));
+  static constexpr std::uint32_t float_nan = 0x7FC00000u;
+  static constexpr std::uint32_t float_inf = 0x7F800000u;
+
+  static_assert(integer_rounding || (T::min_exponent > -126 && T::max_exponent < 127),
+                "codec_params: T must sit inside float's normal range (or be bfloat16)");
+  static_assert(integer_rounding ||
+                    (magic_code_offset % 2 == 0 && magic_code_offset + (2u << m) < (1u << shift)),
+                "codec_params: the code offset must be even and leave sum's exponent alone");
+};
+
+/// How a kernel scales: before encoding (x / value, x * inverse, x / each[i]) and after
+/// decoding (q * value, q * each[i]). fake_quantize does both with the same kind.
+enum class scale_kind { none, div, mul, each };
+
+struct scale_arg {
+  scale_kind kind = scale_kind::none;
+  float value = 1.0f;           // the (dequantization) scale
+  float inverse = 1.0f;         // 1 / value when that is exact (kind == mul before encoding)
+  const float* each = nullptr;  // per-element scales (kind == each)
+};
+
+/// 1 / scale if multiplying by it equals dividing by scale for every float x: scale is a power
+/// of two whose reciprocal is a normal float. Otherwise 0.
+inline float exact_inverse(float scale) noexcept {
+  const std::uint32_t bits = bit_cast<std::uint32_t>(scale);
+  const std::uint32_t field = bits >> 23;  // sign is 0 for a checked scale
+  if ((bits & 0x7FFFFFu) != 0 || field < 1 || field > 253) return 0.0f;
+  return bit_cast<float>((254u - field) << 23);
+}
+
+}  // namespace fp8kit::detail

@@ -1,0 +1,298 @@
+#pragma once
+// Picks the kernel for the running CPU: simd::active_isa() (CPUID + XGETBV once per process,
+// or force_isa()), then the saturation mode and scaling kind as template arguments.
+// Callers (bulk.hpp) check arguments and set the floating-point environment; these do neither.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "../config.hpp"
+#include "../convert.hpp"
+#include "../detail/fp_env.hpp"
+#include "../fp8.hpp"
+#include "../half.hpp"
+#include "codec.hpp"
+#include "cpu.hpp"
+#include "kernels.hpp"
+#include "x86_avx2.hpp"
+#include "x86_avx512.hpp"
+
+namespace fp8kit::detail {
+
+template <class T>
+inline constexpr bool is_fp8_v = false;
+template <int E, int M, encoding Enc, int Bias>
+inline constexpr bool is_fp8_v<fp8<E, M, Enc, Bias>> = true;
+
+template <class T>
+inline constexpr bool is_16bit_v = std::is_same_v<T, bfloat16> || std::is_same_v<T, half>;
+
+/// Test hook: false makes the avx512 kernel set skip its VBMI decoders.
+inline std::atomic<bool> vbmi_enabled{true};
+
+inline bool use_vbmi() noexcept {
+  return simd::cpu_has_vbmi() && vbmi_enabled.load(std::memory_order_relaxed);
+}
+
+// ---- Scalar reference loops (the definitions the kernels must match) -------------------------
+// Under -ffast-math (no signed zeros) GCC folds convert<float>(convert<F>(v)) for a zero v into
+// +0, and may do the same to -0 * s; codes and decoded values therefore pass through opaque
+// barriers between the steps.
+
+/// q, hidden from the optimiser.
+template <class F>
+inline F opaque_code(F q) noexcept {
+  auto bits = q.bits();
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__ volatile("" : "+r"(bits));
+#endif
+  return F::from_bits(bits);
+}
+
+template <class F, class Src>
+void encode_scalar(const Src* src, F* dst, std::size_t n, saturation s,
+                   const scale_arg& sc) noexcept {
+  switch (sc.kind) {
+    case scale_kind::none:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<F>(src[i], s);
+      return;
+    case scale_kind::div:
+    case scale_kind::mul:  // multiplying by an exact inverse equals this division
+      if constexpr (std::is_same_v<Src, float>) {
+        for (std::size_t i = 0; i < n; ++i)
+          dst[i] = fp8kit::convert<F>(src[i] / opaque(sc.value), s);
+      }
+      return;
+    case scale_kind::each:
+      if constexpr (std::is_same_v<Src, float>) {
+        for (std::size_t i = 0; i < n; ++i)
+          dst[i] = fp8kit::convert<F>(src[i] / opaque(sc.each[i]), s);
+      }
+      return;
+  }
+}
+
+template <class F>
+void decode_scalar(const F* src, float* dst, std::size_t n, const scale_arg& sc) noexcept {
+  switch (sc.kind) {
+    case scale_kind::none:
+      for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<float>(src[i]);
+      return;
+    case scale_kind::div:
+    case scale_kind::mul:
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = opaque(fp8kit::convert<float>(src[i])) * sc.value;
+      return;
+    case scale_kind::each:
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = opaque(fp8kit::convert<float>(src[i])) * sc.each[i];
+      return;
+  }
+}
+
+template <class F>
+void fake_quantize_scalar(const float* x, float* y, std::size_t n, saturation s,
+                          const scale_arg& sc) noexcept {
+  const bool each = sc.kind == scale_kind::each;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float scale = each ? sc.each[i] : sc.value;
+    const F q = opaque_code(fp8kit::convert<F>(x[i] / opaque(scale), s));
+    y[i] = opaque(fp8kit::convert<float>(q)) * scale;
+  }
+}
+
+// ---- Dispatch ------------------------------------------------------------------------------
+
+/// Calls f(std::integral_constant<scale_kind, K>{}) for the runtime kind k, which must be one of
+/// Kinds (only those are instantiated).
+template <scale_kind... Kinds, class Fn>
+void with_kind(scale_kind k, Fn&& f) {
+  const bool called =
+      ((k == Kinds && (f(std::integral_constant<scale_kind, Kinds>{}), true)) || ...);
+  static_cast<void>(called);
+}
+
+/// Calls f(std::integral_constant<saturation, S>{}, std::integral_constant<scale_kind, K>{}).
+template <scale_kind... Kinds, class Fn>
+void with_modes(saturation s, scale_kind k, Fn&& f) {
+  if (s == saturation::finite) {
+    with_kind<Kinds...>(
+        k, [&](auto kind) { f(std::integral_constant<saturation, saturation::finite>{}, kind); });
+  } else {
+    with_kind<Kinds...>(
+        k, [&](auto kind) { f(std::integral_constant<saturation, saturation::none>{}, kind); });
+  }
+}
+
+template <class F>
+using storage_of = typename F::storage;
+
+template <class F, class Src, scale_kind... Kinds>
+void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
+  using T = typename F::traits;
+  static_cast<void>(sizeof(T));  // unused when every kernel is compiled out
+  [[maybe_unused]] auto* out = reinterpret_cast<storage_of<F>*>(dst);
+  switch (simd::active_isa()) {
+#if FP8KIT_X86_DISPATCH
+    case simd::isa::avx512:
+      return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
+        avx512::encode<T, decltype(sat)::value, decltype(kind)::value>(src, out, n, sc);
+      });
+    case simd::isa::avx2:
+      return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
+        avx2::encode<T, decltype(sat)::value, decltype(kind)::value>(src, out, n, sc);
+      });
+#endif
+#if FP8KIT_HAS_XSIMD && FP8KIT_X86_DISPATCH
+    case simd::isa::sse2:
+      return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
+        generic::encode_kernel<xsimd::sse2, T, decltype(sat)::value, decltype(kind)::value>(
+            src, out, n, sc);
+      });
+#endif
+#if FP8KIT_HAS_XSIMD && !FP8KIT_X86_DISPATCH
+    case simd::isa::neon:
+      return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
+        generic::encode_kernel<xsimd::default_arch, T, decltype(sat)::value, decltype(kind)::value>(
+            src, out, n, sc);
+      });
+#endif
+    default: break;
+  }
+  encode_scalar(src, dst, n, s, sc);
+}
+
+/// dst[i] = F(scaled src[i]): Src is float (any scaling) or bfloat16 / half (scale_kind::none);
+/// F is an fp8 type, bfloat16 or half.
+template <class F, class Src>
+void encode_any(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
+  if constexpr (std::is_same_v<Src, float>) {
+    encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each>(
+        src, dst, n, s, sc);
+  } else {
+    encode_kinds<F, Src, scale_kind::none>(src, dst, n, s, sc);
+  }
+}
+
+/// dst[i] = float(src[i]) times the scale (kind none, mul or each); F is fp8, bfloat16 or half.
+template <class F>
+void decode_any(const F* src, float* dst, std::size_t n, const scale_arg& sc) {
+  using T = typename F::traits;
+  static_cast<void>(sizeof(T));
+  [[maybe_unused]] const auto* in = reinterpret_cast<const storage_of<F>*>(src);
+  [[maybe_unused]] constexpr auto none = scale_kind::none, mul = scale_kind::mul,
+                                  each = scale_kind::each;
+  switch (simd::active_isa()) {
+#if FP8KIT_X86_DISPATCH
+    case simd::isa::avx512:
+      return with_kind<none, mul, each>(sc.kind, [&](auto kind) {
+        if constexpr (is_fp8_v<F>) {
+          if (use_vbmi()) return avx512::decode_vbmi<F, decltype(kind)::value>(in, dst, n, sc);
+        }
+        avx512::decode<T, decltype(kind)::value>(in, dst, n, sc);
+      });
+    case simd::isa::avx2:
+      return with_kind<none, mul, each>(
+          sc.kind, [&](auto kind) { avx2::decode<T, decltype(kind)::value>(in, dst, n, sc); });
+#endif
+#if FP8KIT_HAS_XSIMD && FP8KIT_X86_DISPATCH
+    case simd::isa::sse2:
+      return with_kind<none, mul, each>(sc.kind, [&](auto kind) {
+        generic::decode_kernel<xsimd::sse2, T, decltype(kind)::value>(in, dst, n, sc);
+      });
+#endif
+#if FP8KIT_HAS_XSIMD && !FP8KIT_X86_DISPATCH
+    case simd::isa::neon:
+      return with_kind<none, mul, each>(sc.kind, [&](auto kind) {
+        generic::decode_kernel<xsimd::default_arch, T, decltype(kind)::value>(in, dst, n, sc);
+      });
+#endif
+    default: break;
+  }
+  decode_scalar(src, dst, n, sc);
+}
+
+/// Chunk size of the two-pass paths (stack buffers).
+inline constexpr std::size_t chunk = 512;
+
+/// y[i] = float(F(scaled x[i])) times the scale (kind div, mul or each); x == y allowed.
+template <class F>
+void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, const scale_arg& sc) {
+  using T = typename F::traits;
+  [[maybe_unused]] constexpr auto div = scale_kind::div, mul = scale_kind::mul,
+                                  each = scale_kind::each;
+  if constexpr (codec_params<T>::integer_rounding) {
+    // bfloat16: quantize a chunk, then dequantize it.
+    for (std::size_t i = 0; i < n; i += chunk) {
+      const std::size_t m = n - i < chunk ? n - i : chunk;
+      F q[chunk];
+      scale_arg part = sc;
+      if (sc.kind == each) part.each = sc.each + i;
+      encode_any(x + i, q, m, s, part);
+      if (part.kind == div) part.kind = mul;
+      decode_any(q, y + i, m, part);
+    }
+    return;
+  } else {
+    switch (simd::active_isa()) {
+#if FP8KIT_X86_DISPATCH
+      case simd::isa::avx512:
+        return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
+          avx512::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);
+        });
+      case simd::isa::avx2:
+        return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
+          avx2::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);
+        });
+#endif
+#if FP8KIT_HAS_XSIMD && FP8KIT_X86_DISPATCH
+      case simd::isa::sse2:
+        return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
+          generic::fake_quantize_kernel<xsimd::sse2, T, decltype(sat)::value,
+                                        decltype(kind)::value>(x, y, n, sc);
+        });
+#endif
+#if FP8KIT_HAS_XSIMD && !FP8KIT_X86_DISPATCH
+      case simd::isa::neon:
+        return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
+          generic::fake_quantize_kernel<xsimd::default_arch, T, decltype(sat)::value,
+                                        decltype(kind)::value>(x, y, n, sc);
+        });
+#endif
+      default: break;
+    }
+    fake_quantize_scalar<F>(x, y, n, s, sc);
+  }
+}
+
+/// fp8 -> bfloat16 or half (To), with To's saturation for inf (exact otherwise).
+template <class F, class To>
+void widen_any(const F* src, To* dst, std::size_t n, saturation s) {
+#if FP8KIT_X86_DISPATCH
+  if (simd::active_isa() == simd::isa::avx512 && use_vbmi()) {
+    const auto* in = reinterpret_cast<const std::uint8_t*>(src);
+    auto* out = reinterpret_cast<std::uint16_t*>(dst);
+    if (s == saturation::finite) {
+      avx512::widen_vbmi<F, To, saturation::finite>(in, out, n);
+    } else {
+      avx512::widen_vbmi<F, To, saturation::none>(in, out, n);
+    }
+    return;
+  }
+#endif
+  if (simd::active_isa() == simd::isa::scalar) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<To>(src[i], s);
+    return;
+  }
+  // Decode a chunk to float (exact), then encode it to To (exact, or saturates an inf).
+  for (std::size_t i = 0; i < n; i += chunk) {
+    const std::size_t m = n - i < chunk ? n - i : chunk;
+    float f[chunk];
+    decode_any(src + i, f, m, scale_arg{});
+    encode_any(f, dst + i, m, s, scale_arg{});
+  }
+}
+
+}  // namespace fp8kit::detail

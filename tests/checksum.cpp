@@ -5,9 +5,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <vector>
-
 #include <fp8kit/fp8kit.hpp>
+#include <vector>
 
 namespace {
 

@@ -1,7 +1,6 @@
 // A downstream program: uses fp8kit through whichever packaging brought it in.
-#include <fp8kit/fp8kit.hpp>
-
 #include <cstdio>
+#include <fp8kit/fp8kit.hpp>
 
 int main() {
   const float x[4] = {0.3f, -1.7f, 500.0f, 0.0f};

@@ -51,23 +51,29 @@ std::vector<unsigned char> misaligned_copy(const std::uint8_t* p, std::size_t n,
   return buf;
 }
 
+// Bulk convert from Src (float, bfloat16 or half) to F against the scalar conversion.
+template <class Src, class F>
+void check_encode(const std::uint8_t* p, std::size_t size, std::size_t offset,
+                  fp8kit::saturation s) {
+  const Src* x;
+  const std::size_t n = size / sizeof(Src);
+  auto keep = misaligned_copy(p, n, offset, &x);
+  guarded<F> q(n, offset);
+  fp8kit::convert(x, q.data, n, s);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (q.data[i].bits() != fp8kit::convert<F>(x[i], s).bits()) fail();
+  }
+  q.check_guards(offset);
+}
+
 template <class F>
 void run(std::uint8_t op, std::size_t offset, float scale, const std::uint8_t* p,
          std::size_t size) {
   const auto s = (op & 1) != 0 ? fp8kit::saturation::finite : fp8kit::saturation::none;
   switch ((op >> 1) % 6) {
-    case 0: {  // float -> F
-      const float* x;
-      const std::size_t n = size / 4;
-      auto keep = misaligned_copy(p, n, offset, &x);
-      guarded<F> q(n, offset);
-      fp8kit::convert(x, q.data, n, s);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (q.data[i].bits() != fp8kit::convert<F>(x[i], s).bits()) fail();
-      }
-      q.check_guards(offset);
+    case 0:  // float -> F
+      check_encode<float, F>(p, size, offset, s);
       break;
-    }
     case 1: {  // F -> float and dequantize
       const F* c;
       auto keep = misaligned_copy(p, size, offset, &c);
@@ -118,30 +124,8 @@ void run(std::uint8_t op, std::size_t offset, float scale, const std::uint8_t* p
       y.check_guards(offset);
       break;
     }
-    case 4: {  // bfloat16 -> F
-      const fp8kit::bfloat16* h;
-      const std::size_t n = size / 2;
-      auto keep = misaligned_copy(p, n, offset, &h);
-      guarded<F> q(n, offset);
-      fp8kit::convert(h, q.data, n, s);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (q.data[i].bits() != fp8kit::convert<F>(h[i], s).bits()) fail();
-      }
-      q.check_guards(offset);
-      break;
-    }
-    default: {  // half -> F
-      const fp8kit::half* h;
-      const std::size_t n = size / 2;
-      auto keep = misaligned_copy(p, n, offset, &h);
-      guarded<F> q(n, offset);
-      fp8kit::convert(h, q.data, n, s);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (q.data[i].bits() != fp8kit::convert<F>(h[i], s).bits()) fail();
-      }
-      q.check_guards(offset);
-      break;
-    }
+    case 4: check_encode<fp8kit::bfloat16, F>(p, size, offset, s); break;
+    default: check_encode<fp8kit::half, F>(p, size, offset, s); break;
   }
 }
 

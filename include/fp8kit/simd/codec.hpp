@@ -3,7 +3,8 @@
 // (generic xsimd, AVX2, AVX-512). The scalar fp8kit::convert is the reference; these kernels
 // must match it bit for bit.
 //
-// Encode float -> code of format T (fp8, half; bfloat16 uses integer rounding, see below):
+// Encode float -> code of format T (fp8, half; bfloat16, which shares float's exponent range,
+// rounds the bits instead: (a + 0x7FFF + lsb) >> 16, subnormals included):
 //   1. a = |x|, clamped: a = min(a, bound). `finite`: bound = max finite, so +-inf and overflow
 //      clamp. `none`: bound = max finite + one ulp, the value that code limit =
 //      max_finite_bits + 1 would have: inf (ieee), the NaN S.1111111 (fn) or 0x80 (fnuz).

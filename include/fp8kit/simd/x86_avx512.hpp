@@ -2,12 +2,16 @@
 // AVX-512 kernels (F + BW + VL + DQ; VBMI for the byte-table decoders), compiled with function
 // target attributes so that a build without -march runs them on a CPU that has them.
 // xsimd 8.1 has no narrowing 32 -> 8 / 16 bit, no byte permutes and no masked tails; here:
-//   encode:  the magic-add encoder of codec.hpp (add with embedded round-to-nearest), vpmovdb /
-//            vpmovdw to narrow, masked loads and stores for the tail (no scalar loop);
-//   decode:  VBMI: vpermt2b over two 128-entry byte tables (high and low byte of the bf16 or
-//            half pattern; every fp8 value is exact in both), vpunpck to widen; without VBMI
-//            the arithmetic decoder of codec.hpp;
+//   encode:  the magic-add encoder of codec.hpp (vrangeps clamp, vaddps with embedded
+//            round-to-nearest, vfpclassps for NaN), vpmovdb / vpmovdw to narrow; bfloat16
+//            sources widen with vpunpck*wd; masked loads and stores for the tail (no scalar
+//            loop), so bytes after the end are never touched;
+//   decode:  VBMI: vpermb puts 64 codes in the order the in-lane unpacks need, vpermt2b looks
+//            up two 128-entry byte tables (high and low byte of the bf16 or half pattern; every
+//            fp8 value is exact in both), vpunpck*bw / vpunpck*wd widen; without VBMI the
+//            arithmetic decoder of codec.hpp;
 //   fused:   fake_quantize rounds in the float domain (sum - magic is the rounded value).
+// Outputs beyond stream_threshold use non-temporal stores for the 64-byte aligned body.
 // Division and every add that rounds use the *_round_ps forms: GCC and Clang rewrite the plain
 // intrinsics under -ffast-math (x / s into x * (1 / s); (a + m) - m into a).
 
@@ -265,6 +269,34 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   const scale_regs r = make_scale_regs(s);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
+  if constexpr (std::is_same_v<Src, bfloat16> && sizeof(Dst) == 1) {
+    // bfloat16 << 16 is the float: vpunpck{l,h}wd with zero widens 32 at a time, in the lane
+    // order {0-3, 8-11, 16-19, 24-27} and {4-7, ...}; vpunpck{l,h}dq on the codes undoes it.
+    const __m512i zero = _mm512_setzero_si512();
+    for (; i + 64 <= n; i += 64) {
+      __m128i q[4];
+      for (std::size_t h = 0; h < 2; ++h) {
+        const __m512i v = _mm512_loadu_si512(src + i + 32 * h);
+        const __m128i a =
+            _mm512_cvtepi32_epi8(encode16<T, S>(as_float(_mm512_unpacklo_epi16(zero, v))));
+        const __m128i b =
+            _mm512_cvtepi32_epi8(encode16<T, S>(as_float(_mm512_unpackhi_epi16(zero, v))));
+        q[2 * h] = _mm_unpacklo_epi32(a, b);
+        q[2 * h + 1] = _mm_unpackhi_epi32(a, b);
+      }
+      if constexpr (Stream) {
+        __m512i z = _mm512_castsi128_si512(q[0]);
+        z = _mm512_inserti32x4(z, q[1], 1);
+        z = _mm512_inserti32x4(z, q[2], 2);
+        z = _mm512_inserti32x4(z, q[3], 3);
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), z);
+      } else {
+        for (std::size_t j = 0; j < 4; ++j) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i + 16 * j), q[j]);
+        }
+      }
+    }
+  }
   for (; i + 64 <= n; i += 64) {
     const __m512i c0 = encode16<T, S>(pre_scale<K>(load16(src + i, all), r, s.each, i, all));
     const __m512i c1 =

@@ -477,9 +477,12 @@ TYPED_TEST(Bulk, ElementwiseScalesMatchTheScalarDefinition) {
       for (const std::size_t n : {x.size(), std::size_t{37}, std::size_t{1}}) {
         std::vector<F> q(n);
         std::vector<float> y(n), back(n);
-        fp8kit::detail::quantize_scaled(x.data(), scales.data(), q.data(), n, s);
-        fp8kit::detail::fake_quantize_scaled<F>(x.data(), scales.data(), y.data(), n, s);
-        fp8kit::detail::dequantize_scaled(want_q.data(), scales.data(), back.data(), n);
+        fp8kit::detail::quantize_with(x.data(), q.data(), n, s,
+                                      fp8kit::detail::per_element(scales.data()));
+        fp8kit::detail::fake_quantize_with<F>(x.data(), y.data(), n, s,
+                                              fp8kit::detail::per_element(scales.data()));
+        fp8kit::detail::dequantize_with(want_q.data(), back.data(), n,
+                                        fp8kit::detail::per_element(scales.data()));
         EXPECT_EQ(
             check_all(
                 q, std::vector<F>(want_q.begin(), want_q.begin() + static_cast<std::ptrdiff_t>(n)),
@@ -498,6 +501,73 @@ TYPED_TEST(Bulk, ElementwiseScalesMatchTheScalarDefinition) {
       }
     }
   }
+}
+
+// Kind segments (one scale per run of `segment` elements, starting `first` elements into the
+// first run): the per-channel, block-wise and MX paths. Every kernel (AVX-512 natively, the
+// others one call per segment), segments that do and do not divide 16, starts inside a
+// segment, every tail, misaligned buffers, normal and non-temporal stores, guard elements.
+TYPED_TEST(Bulk, SegmentScalesMatchTheScalarDefinition) {
+  using F = TypeParam;
+  using fp8kit::detail::scale_arg;
+  const std::vector<float> x = test_inputs<F>();
+  const std::vector<float> pool = test_scales();
+  std::vector<float> scales(x.size());
+  for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = pool[(i * 5) % pool.size()];
+  const saturation s = saturation::finite;
+  long failures = 0;
+  for (const std::size_t segment : {16u, 17u, 32u, 47u, 128u}) {
+    for (const std::size_t first : {std::size_t{0}, std::size_t{5}, segment - 1}) {
+      // want[i]: element i of a call that starts `first` elements into segment 0.
+      std::vector<F> want_q(x.size());
+      std::vector<float> want_y(x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const float scale = scales[(first + i) / segment];
+        want_q[i] = barrier(fp8kit::convert<F>(x[i] / opaque(scale), s));
+        want_y[i] = opaque(float(want_q[i])) * scale;
+      }
+      for (const auto& k : kernels()) {
+        use_kernel use(k);
+        for (const bool stream : {false, true}) {
+          scale_arg arg = fp8kit::detail::per_segment(scales.data(), segment, stream);
+          arg.first = first;
+          const std::string what = k.name + ", segment " + std::to_string(segment) + ", first " +
+                                   std::to_string(first) + (stream ? ", streamed" : "");
+          for (const std::size_t n : {0u, 1u, 15u, 16u, 17u, 63u, 64u, 65u, 100u, 255u, 1000u}) {
+            for (const std::size_t offset : {0u, 3u}) {
+              std::vector<F> q(n + offset + guard, sentinel<F>());
+              std::vector<float> y(n + offset + guard, sentinel<float>());
+              std::vector<float> back(y);
+              std::vector<float> src(offset);
+              src.insert(src.end(), x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n));
+              fp8kit::detail::quantize_with(src.data() + offset, q.data() + offset, n, s, arg);
+              fp8kit::detail::fake_quantize_with<F>(src.data() + offset, y.data() + offset, n, s,
+                                                    arg);
+              std::vector<F> codes(offset);
+              codes.insert(codes.end(), want_q.begin(),
+                           want_q.begin() + static_cast<std::ptrdiff_t>(n));
+              fp8kit::detail::dequantize_with(codes.data() + offset, back.data() + offset, n, arg);
+              for (std::size_t i = 0; i < n + guard; ++i) {
+                const bool inside = i < n;
+                const auto wq = inside ? code_of(want_q[i]) : code_of(sentinel<F>());
+                const auto wy = inside ? code_of(want_y[i]) : code_of(sentinel<float>());
+                if ((code_of(q[offset + i]) != wq || code_of(y[offset + i]) != wy ||
+                     code_of(back[offset + i]) != wy) &&
+                    ++failures <= 5) {
+                  ADD_FAILURE() << what << ", n " << n << ", offset " << offset << ", element " << i
+                                << std::hex << ": q 0x" << code_of(q[offset + i]) << " (want 0x"
+                                << wq << "), fake 0x" << code_of(y[offset + i])
+                                << ", dequantized 0x" << code_of(back[offset + i]) << " (want 0x"
+                                << wy << ")";
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
 }
 
 TYPED_TEST(Bulk, ResultsIgnoreDazAndFtzSetByTheCaller) {

@@ -373,4 +373,33 @@ TYPED_TEST(MxTyped, RceilNeverSaturatesAndFloorUsesAtMostTwiceMaxFinite) {
   }
 }
 
+// Above 32 MiB mx_quantize / mx_dequantize stream their stores: the same bits as the same blocks
+// converted in small calls (MX blocks are independent), NaN blocks included.
+TEST(MxQuantize, LargeArraysGiveTheSameBitsAsSmallCalls) {
+  using F = fp8kit::e4m3fn;
+  const std::size_t n = std::size_t{8} << 20,
+                    piece = 32 * 1000 + 7;  // 40 MiB; pieces end mid-block
+  std::vector<float> x = mx_data(n, 5);
+  x[12345] = std::numeric_limits<float>::quiet_NaN();
+  x[n - 1] = -std::numeric_limits<float>::infinity();
+  std::vector<F> q(n), want_q(n);
+  std::vector<e8m0fnu> scales(fp8kit::mx_scale_count(n)), want_scales(scales.size());
+  std::vector<float> y(n), want_y(n);
+  fp8kit::mx_quantize(x.data(), n, q.data(), scales.data());
+  fp8kit::mx_dequantize(q.data(), n, scales.data(), y.data());
+  for (std::size_t i = 0; i < n; i += piece - piece % 32) {  // whole blocks per call
+    const std::size_t len = std::min(piece, n - i);
+    fp8kit::mx_quantize(x.data() + i, len, want_q.data() + i, want_scales.data() + i / 32);
+    fp8kit::mx_dequantize(want_q.data() + i, len, want_scales.data() + i / 32, want_y.data() + i);
+  }
+  EXPECT_TRUE(std::equal(q.begin(), q.end(), want_q.begin(),
+                         [](F a, F b) { return a.bits() == b.bits(); }));
+  EXPECT_TRUE(std::equal(scales.begin(), scales.end(), want_scales.begin(),
+                         [](e8m0fnu a, e8m0fnu b) { return a.bits() == b.bits(); }));
+  EXPECT_TRUE(std::equal(y.begin(), y.end(), want_y.begin(),
+                         [](float a, float b) { return bits_of(a) == bits_of(b); }));
+  EXPECT_TRUE(isnan(scales[12345 / 32]));
+  EXPECT_TRUE(isnan(q[12345 / 32 * 32]));  // the whole NaN block
+}
+
 }  // namespace

@@ -552,33 +552,107 @@ TYPED_TEST_SUITE(PerChannelTyped, fp8kit_test::all_formats, fp8kit_test::format_
 TYPED_TEST(PerChannelTyped, MatchesTheElementwiseDefinitionOnBothAxes) {
   using F = TypeParam;
   using fp8kit::channel_axis;
-  const std::size_t rows = 37, cols = 70;
-  std::vector<float> x = random_values(rows * cols, 7, 3.0f);
-  x[5] = std::numeric_limits<float>::infinity();
-  x[100] = float_from_bits(0xFFC00000u);
-  for (std::size_t c = 0; c < cols; ++c) x[9 * cols + c] = 0.0f;  // an all-zero row
-  for (channel_axis a : {channel_axis::rows, channel_axis::cols}) {
-    const std::size_t channels = a == channel_axis::rows ? rows : cols;
-    std::vector<float> scales(channels);
-    fp8kit::scales_per_channel<F>(x.data(), rows, cols, a, scales.data(), {0, 0.9f, false});
-    std::vector<F> q(rows * cols);
-    std::vector<float> y(rows * cols), z(x);
-    fp8kit::quantize_per_channel<F>(x.data(), rows, cols, a, scales.data(), q.data());
-    fp8kit::dequantize_per_channel<F>(q.data(), rows, cols, a, scales.data(), y.data());
-    fp8kit::fake_quantize_per_channel<F>(z.data(), rows, cols, a, scales.data(), z.data());
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t c = 0; c < cols; ++c) {
-        const std::size_t i = r * cols + c;
-        const float s = scales[a == channel_axis::rows ? r : c];
-        const F expected =
-            fp8kit::convert<F>(x[i] / fp8kit::detail::opaque(s), fp8kit::saturation::finite);
-        ASSERT_EQ(q[i].bits(), expected.bits()) << r << "," << c;
-        const std::uint32_t back = product_bits(expected, s);
-        ASSERT_EQ(bits_of(y[i]), back) << r << "," << c;
-        ASSERT_EQ(bits_of(z[i]), back) << r << "," << c;  // in place
+  isa_guard guard;
+  // 70 columns: one call with a scale per 70-element segment (axis rows) or per-row calls with
+  // element-wise scales (cols); 7 columns: too short for segments, one call per row.
+  const std::size_t shapes[][2] = {{37, 70}, {12, 7}, {1, 300}};
+  for (isa i : supported_isas()) {
+    fp8kit::simd::force_isa(i);
+    for (const auto& shape : shapes) {
+      const std::size_t rows = shape[0], cols = shape[1];
+      std::vector<float> x = random_values(rows * cols, std::uint32_t(7 + rows), 3.0f);
+      x[5] = std::numeric_limits<float>::infinity();
+      x[100 % x.size()] = float_from_bits(0xFFC00000u);
+      const std::size_t zero_row = rows / 2;
+      for (std::size_t c = 0; c < cols; ++c) x[zero_row * cols + c] = 0.0f;  // an all-zero row
+      for (channel_axis a : {channel_axis::rows, channel_axis::cols}) {
+        const std::size_t channels = a == channel_axis::rows ? rows : cols;
+        std::vector<float> scales(channels);
+        fp8kit::scales_per_channel<F>(x.data(), rows, cols, a, scales.data(), {0, 0.9f, false});
+        std::vector<F> q(rows * cols);
+        std::vector<float> y(rows * cols), z(x);
+        fp8kit::quantize_per_channel<F>(x.data(), rows, cols, a, scales.data(), q.data());
+        fp8kit::dequantize_per_channel<F>(q.data(), rows, cols, a, scales.data(), y.data());
+        fp8kit::fake_quantize_per_channel<F>(z.data(), rows, cols, a, scales.data(), z.data());
+        for (std::size_t r = 0; r < rows; ++r) {
+          for (std::size_t c = 0; c < cols; ++c) {
+            const std::size_t k = r * cols + c;
+            const float s = scales[a == channel_axis::rows ? r : c];
+            const F expected =
+                fp8kit::convert<F>(x[k] / fp8kit::detail::opaque(s), fp8kit::saturation::finite);
+            ASSERT_EQ(q[k].bits(), expected.bits())
+                << fp8kit::simd::isa_name(i) << " " << rows << "x" << cols << ": " << r << "," << c;
+            const std::uint32_t back = product_bits(expected, s);
+            ASSERT_EQ(bits_of(y[k]), back) << r << "," << c;
+            ASSERT_EQ(bits_of(z[k]), back) << r << "," << c;  // in place
+          }
+        }
+        if (a == channel_axis::rows) {  // the zero row comes back as zeros, not NaN
+          EXPECT_EQ(bits_of(y[zero_row * cols + cols - 1]), 0u);
+        }
       }
     }
-    EXPECT_EQ(bits_of(y[9 * cols + 3]), 0u);  // the zero row comes back as zeros, not NaN
+  }
+}
+
+// Operations over >= 32 MiB use non-temporal stores across all their bulk calls: the same bits
+// as the per-channel / per-block definition evaluated with small bulk calls (which do not).
+TEST(Scaling, LargeMatricesGiveTheSameBits) {
+  using F = fp8kit::e4m3fn;
+  const std::size_t rows = 2048, cols = 4096, n = rows * cols;  // 32 MiB of floats
+  const std::vector<float> x = random_values(n, 99, 5.0f);
+  std::vector<F> q(n), want_q(n);
+  std::vector<float> y(n), want_y(n);
+  // Per channel, both axes.
+  std::vector<float> row_scales(rows), col_scales(cols);
+  fp8kit::scales_per_channel<F>(x.data(), rows, cols, fp8kit::channel_axis::rows,
+                                row_scales.data());
+  fp8kit::scales_per_channel<F>(x.data(), rows, cols, fp8kit::channel_axis::cols,
+                                col_scales.data());
+  fp8kit::quantize_per_channel(x.data(), rows, cols, fp8kit::channel_axis::rows, row_scales.data(),
+                               q.data());
+  fp8kit::fake_quantize_per_channel<F>(x.data(), rows, cols, fp8kit::channel_axis::rows,
+                                       row_scales.data(), y.data());
+  for (std::size_t r = 0; r < rows; ++r) {
+    fp8kit::quantize(x.data() + r * cols, want_q.data() + r * cols, cols, row_scales[r]);
+    fp8kit::fake_quantize<F>(x.data() + r * cols, want_y.data() + r * cols, cols, row_scales[r]);
+  }
+  EXPECT_TRUE(std::equal(q.begin(), q.end(), want_q.begin(),
+                         [](F a, F b) { return a.bits() == b.bits(); }));
+  EXPECT_TRUE(std::equal(y.begin(), y.end(), want_y.begin(),
+                         [](float a, float b) { return bits_of(a) == bits_of(b); }));
+  fp8kit::quantize_per_channel(x.data(), rows, cols, fp8kit::channel_axis::cols, col_scales.data(),
+                               q.data());
+  fp8kit::dequantize_per_channel(q.data(), rows, cols, fp8kit::channel_axis::cols,
+                                 col_scales.data(), y.data());
+  for (std::size_t r = 0; r < rows; r += 511) {  // spot rows, element by element
+    for (std::size_t c = 0; c < cols; ++c) {
+      const F e = fp8kit::convert<F>(x[r * cols + c] / fp8kit::detail::opaque(col_scales[c]),
+                                     fp8kit::saturation::finite);
+      ASSERT_EQ(q[r * cols + c].bits(), e.bits()) << r << "," << c;
+      ASSERT_EQ(bits_of(y[r * cols + c]), product_bits(e, col_scales[c])) << r << "," << c;
+    }
+  }
+  // Block-wise: the same codes as quantizing each block slice by itself with its scale.
+  for (const fp8kit::block_shape b : {fp8kit::block_shape{128, 128}, {1, 128}}) {
+    std::vector<float> scales(fp8kit::block_count(rows, cols, b));
+    fp8kit::quantize_blockwise(x.data(), rows, cols, b, q.data(), scales.data());
+    fp8kit::dequantize_blockwise(q.data(), rows, cols, b, scales.data(), y.data());
+    const std::size_t nbc = cols / b.cols;
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t j = 0; j < nbc; ++j) {
+        const std::size_t at = r * cols + j * b.cols;
+        const float s = scales[(r / b.rows) * nbc + j];
+        fp8kit::quantize(x.data() + at, want_q.data() + at, b.cols, s);
+        fp8kit::dequantize(want_q.data() + at, want_y.data() + at, b.cols, s);
+      }
+    }
+    EXPECT_TRUE(std::equal(q.begin(), q.end(), want_q.begin(),
+                           [](F a, F c) { return a.bits() == c.bits(); }))
+        << b.rows << "x" << b.cols;
+    EXPECT_TRUE(std::equal(y.begin(), y.end(), want_y.begin(),
+                           [](float a, float c) { return bits_of(a) == bits_of(c); }))
+        << b.rows << "x" << b.cols;
   }
 }
 
@@ -696,8 +770,10 @@ TYPED_TEST_SUITE(BlockwiseTyped, fp8kit_test::all_formats, fp8kit_test::format_n
 TYPED_TEST(BlockwiseTyped, MatchesTheBlockByBlockDefinition) {
   using F = TypeParam;
   isa_guard guard;
-  // Row slices under 1024 columns take the expanded-scales path, longer ones ({2, 1024}) or one
-  // block per row ({1000, 1000}) the one-call-per-slice path.
+  // Paths: blocks >= 16 columns wide get one call per row with a scale per segment; narrower
+  // ones ({3, 5}, {1, 1}) expanded element-wise scales; a single block across whole rows one call
+  // per block row ({1000, 1000} on 300 columns); {1000, 1000} on 2100 columns splits the block
+  // rows into tiles of 1000 columns.
   const std::size_t shapes[][2] = {{130, 260}, {1, 300}, {257, 1}, {5, 7}, {3, 2100}};
   const fp8kit::block_shape blocks[] = {{128, 128}, {1, 128},  {3, 5},
                                         {1, 1},     {2, 1024}, {1000, 1000}};

@@ -4,17 +4,17 @@
 // CPU at run time: AVX-512, AVX2, or the generic xsimd kernel (SSE2, NEON); FP8KIT_FORCE_SCALAR
 // (or simd::force_isa(simd::isa::scalar)) keeps the reference loops. Every function runs its
 // kernel in the default floating-point environment (no DAZ/FTZ, round to nearest) and restores
-// the caller's.
+// the caller's. Bad arguments (a null pointer with n > 0, a bad scale, span size mismatch) throw
+// std::invalid_argument before anything is written; null with n == 0 is a no-op. NaN and inf
+// data never throw: they convert as the scalar conversions do. See docs/bad_input.md.
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <stdexcept>
-#include <string>
 #include <type_traits>
 
 #include "config.hpp"
 #include "convert.hpp"
+#include "detail/checks.hpp"
 #include "detail/fp_env.hpp"
 #include "fp8.hpp"
 #include "half.hpp"
@@ -27,26 +27,6 @@
 namespace fp8kit {
 namespace detail {
 
-/// Throws std::invalid_argument unless `scale` is finite and > 0 (checked on the bits, so
-/// -ffast-math cannot remove the check).
-inline void check_scale(float scale, const char* function) {
-  const auto bits = detail::bit_cast<std::uint32_t>(scale);
-  const bool positive_finite = bits != 0 && bits < 0x7F800000u;
-  if (!positive_finite) {
-    char value[32];
-    std::snprintf(value, sizeof value, "%.9g", double(scale));
-    throw std::invalid_argument(std::string("fp8kit::") + function +
-                                ": scale must be finite and > 0, got " + value);
-  }
-}
-
-inline void check_sizes(std::size_t a, std::size_t b, const char* function) {
-  if (a != b) {
-    throw std::invalid_argument(std::string("fp8kit::") + function + ": size mismatch (" +
-                                std::to_string(a) + " vs " + std::to_string(b) + ")");
-  }
-}
-
 /// Scaling before encoding: divide by `scale`, or multiply by its inverse when that gives the
 /// same bits for every input (a power of two with a normal inverse).
 inline scale_arg divide_by(float scale) noexcept {
@@ -58,29 +38,36 @@ inline scale_arg multiply_by(float scale) noexcept {
   return {scale_kind::mul, scale, 0.0f, nullptr};
 }
 
-inline scale_arg per_element(const float* scales) noexcept {
-  return {scale_kind::each, 1.0f, 0.0f, scales};
+/// Element-wise scales: element i uses scales[i].
+inline scale_arg per_element(const float* scales, bool stream = false) noexcept {
+  return {scale_kind::each, 1.0f, 0.0f, scales, 0, 0, stream};
 }
 
-// Element-wise scales (for per-channel and block-wise callers, which validate the scales):
-// q[i] = F(fl(x[i] / scales[i])), x[i] = fl(float(q[i]) * scales[i]). Same kernels as below.
+/// One scale per segment of `segment` (>= 16) elements: element i uses scales[i / segment].
+inline scale_arg per_segment(const float* scales, std::size_t segment,
+                             bool stream = false) noexcept {
+  return {scale_kind::segments, 1.0f, 0.0f, scales, segment, 0, stream};
+}
+
+// The bulk operations with any scale_arg, for the scaling layer (which validates its scales):
+// q[i] = F(fl(x[i] / scale of i)), x[i] = fl(float(q[i]) * scale of i). Same kernels as below.
 template <class F>
-void quantize_scaled(const float* x, const float* scales, F* q, std::size_t n, saturation s) {
+void quantize_with(const float* x, F* q, std::size_t n, saturation s, const scale_arg& sc) {
   default_fp_env env;
-  encode_any(x, q, n, s, per_element(scales));
+  encode_any(x, q, n, s, sc);
 }
 
 template <class F>
-void dequantize_scaled(const F* q, const float* scales, float* x, std::size_t n) {
+void dequantize_with(const F* q, float* x, std::size_t n, const scale_arg& sc) {
   default_fp_env env;
-  decode_any(q, x, n, per_element(scales));
+  decode_any(q, x, n, sc);
 }
 
 template <class F>
-void fake_quantize_scaled(const float* x, const float* scales, float* y, std::size_t n,
-                          saturation s) {
+void fake_quantize_with(const float* x, float* y, std::size_t n, saturation s,
+                        const scale_arg& sc) {
   default_fp_env env;
-  fake_quantize_any<F>(x, y, n, s, per_element(scales));
+  fake_quantize_any<F>(x, y, n, s, sc);
 }
 
 }  // namespace detail
@@ -89,6 +76,8 @@ void fake_quantize_scaled(const float* x, const float* scales, float* y, std::si
 /// Overflow and NaN as the scalar convert<F>(x, s).
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void convert(const float* src, F* dst, std::size_t n, saturation s = saturation::none) {
+  detail::check_pointer(src, n, "convert", "src");
+  detail::check_pointer(dst, n, "convert", "dst");
   detail::default_fp_env env;
   detail::encode_any(src, dst, n, s, detail::scale_arg{});
 }
@@ -96,6 +85,8 @@ void convert(const float* src, F* dst, std::size_t n, saturation s = saturation:
 /// Converts n values of F (an fp8 type, bfloat16 or half) to float, exactly.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void convert(const F* src, float* dst, std::size_t n) {
+  detail::check_pointer(src, n, "convert", "src");
+  detail::check_pointer(dst, n, "convert", "dst");
   detail::default_fp_env env;
   detail::decode_any(src, dst, n, detail::scale_arg{});
 }
@@ -104,6 +95,8 @@ void convert(const F* src, float* dst, std::size_t n) {
 template <class F, class From,
           std::enable_if_t<detail::is_fp8_v<F> && detail::is_16bit_v<From>, int> = 0>
 void convert(const From* src, F* dst, std::size_t n, saturation s = saturation::none) {
+  detail::check_pointer(src, n, "convert", "src");
+  detail::check_pointer(dst, n, "convert", "dst");
   detail::default_fp_env env;
   detail::encode_any(src, dst, n, s, detail::scale_arg{});
 }
@@ -113,6 +106,8 @@ void convert(const From* src, F* dst, std::size_t n, saturation s = saturation::
 template <class F, class To,
           std::enable_if_t<detail::is_fp8_v<F> && detail::is_16bit_v<To>, int> = 0>
 void convert(const F* src, To* dst, std::size_t n, saturation s = saturation::none) {
+  detail::check_pointer(src, n, "convert", "src");
+  detail::check_pointer(dst, n, "convert", "dst");
   detail::default_fp_env env;
   detail::widen_any(src, dst, n, s);
 }
@@ -122,6 +117,8 @@ void convert(const F* src, To* dst, std::size_t n, saturation s = saturation::no
 /// Throws std::invalid_argument (before writing anything) unless scale is finite and > 0.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize(const float* x, F* q, std::size_t n, float scale, saturation s = saturation::finite) {
+  detail::check_pointer(x, n, "quantize", "x");
+  detail::check_pointer(q, n, "quantize", "q");
   detail::check_scale(scale, "quantize");
   detail::default_fp_env env;
   detail::encode_any(x, q, n, s, detail::divide_by(scale));
@@ -131,6 +128,8 @@ void quantize(const float* x, F* q, std::size_t n, float scale, saturation s = s
 /// Throws std::invalid_argument (before writing anything) unless scale is finite and > 0.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize(const F* q, float* x, std::size_t n, float scale) {
+  detail::check_pointer(q, n, "dequantize", "q");
+  detail::check_pointer(x, n, "dequantize", "x");
   detail::check_scale(scale, "dequantize");
   detail::default_fp_env env;
   detail::decode_any(q, x, n, detail::multiply_by(scale));
@@ -141,6 +140,8 @@ void dequantize(const F* q, float* x, std::size_t n, float scale) {
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize(const float* x, float* y, std::size_t n, float scale,
                    saturation s = saturation::finite) {
+  detail::check_pointer(x, n, "fake_quantize", "x");
+  detail::check_pointer(y, n, "fake_quantize", "y");
   detail::check_scale(scale, "fake_quantize");
   detail::default_fp_env env;
   detail::fake_quantize_any<F>(x, y, n, s, detail::divide_by(scale));

@@ -112,10 +112,28 @@ constexpr e8m0fnu mx_scale(std::uint32_t a, mx_rounding r) noexcept {
 
 namespace detail {
 
-// MX runs in chunks of 32 blocks: the block amaxes by the segment kernel, then one
-// element-wise-scale bulk call for the chunk (the fixed cost of a bulk call per block of 32
-// elements would dominate otherwise). The expanded scales take 4 KiB on the stack.
-inline constexpr std::size_t mx_chunk = 32 * mx_block_size;
+// MX runs in chunks of 128 blocks: the block amaxes by the segment kernel, then one bulk call
+// for the chunk with one scale per 32-element segment, while the chunk is in L1.
+inline constexpr std::size_t mx_chunk = 128 * mx_block_size;
+
+/// Checks the pointers of an MX function: x and q hold n elements, scales mx_scale_count(n).
+inline void check_mx(const void* x, const void* q, const e8m0fnu* scales, std::size_t n,
+                     const char* function) {
+  check_pointer(x, n, function, "x");
+  check_pointer(q, n, function, "q");
+  check_pointer(scales, mx_scale_count(n), function, "scales");
+}
+
+/// Sets the elements of the NaN-scale blocks among the `blocks` blocks (scales s) of a chunk of
+/// len elements to `nan`.
+template <class T>
+void fill_nan_blocks(const e8m0fnu* s, std::size_t blocks, std::size_t len, T nan, T* out) {
+  for (std::size_t k = 0; k < blocks; ++k) {
+    if (!isnan(s[k])) continue;
+    const std::size_t end = len - k * mx_block_size < mx_block_size ? len : (k + 1) * mx_block_size;
+    for (std::size_t j = k * mx_block_size; j < end; ++j) out[j] = nan;
+  }
+}
 
 }  // namespace detail
 
@@ -125,16 +143,15 @@ inline constexpr std::size_t mx_chunk = 32 * mx_block_size;
 /// elements (F's canonical NaN code), as in the OCP reference implementation (microxcaling). An
 /// all-zero block gets the smallest scale (0x00, 2^-127) and zeros (keeping -0 where F has it).
 /// `scales` holds mx_scale_count(n) entries. Bit for bit independent of CPU, FP environment and
-/// -ffast-math.
+/// -ffast-math. Throws std::invalid_argument for a null pointer with n > 0.
 /// Example (e4m3fn, floor): x = {1.0, 0.5, 0, ...} -> scale 2^-8 (code 0x77), q[0] = 256 (0x78)
 template <class F, std::enable_if_t<detail::is_fp8_v<F>, int> = 0>
 void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
                  mx_rounding r = mx_rounding::floor) {
-  const simd::isa isa = simd::active_isa();
-  const detail::amax_segments_fn kernel = detail::amax_segments_kernel(isa);
-  const detail::fill_segments_fn fill = detail::fill_segments_kernel(isa);
+  detail::check_mx(x, q, scales, n, "mx_quantize");
+  const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
+  const bool stream = n * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
   detail::default_fp_env env;
-  float each[detail::mx_chunk];
   float block_scale[detail::mx_chunk / mx_block_size];
   std::uint32_t acc[detail::mx_chunk / mx_block_size];
   for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
@@ -150,27 +167,26 @@ void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
       s[k] = acc[k] >= detail::float_inf_bits ? e8m0fnu::nan() : detail::mx_scale<F>(acc[k], r);
       block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
     }
-    fill(block_scale, len, mx_block_size, each);
     // Dividing by a power of two is exact wherever the result can be nonzero in F.
-    detail::quantize_scaled<F>(x + i0, each, q + i0, len, saturation::finite);
-    for (std::size_t k = 0; has_nan && k < blocks; ++k) {
-      if (!isnan(s[k])) continue;
-      const std::size_t end =
-          len - k * mx_block_size < mx_block_size ? len : (k + 1) * mx_block_size;
-      for (std::size_t j = k * mx_block_size; j < end; ++j) {
-        q[i0 + j] = F::from_bits(F::traits::nan_bits);
-      }
+    detail::scale_arg sc = detail::per_segment(block_scale, mx_block_size, stream);
+    sc.prefetch = detail::mx_chunk;  // the next chunk, for its amax pass
+    detail::quantize_with(x + i0, q + i0, len, saturation::finite, sc);
+    if (has_nan) {
+      if (stream) detail::store_fence();  // the streamed codes land before their overwrite
+      detail::fill_nan_blocks(s, blocks, len, F::from_bits(F::traits::nan_bits), q + i0);
     }
   }
+  if (stream) detail::store_fence();
 }
 
 /// MX dequantization: x = fl(float(q) * 2^(code - 127)) per block of 32 (exact unless it
-/// overflows float); a NaN scale (0xFF) gives NaN for its whole block.
+/// overflows float); a NaN scale (0xFF) gives NaN for its whole block. Throws
+/// std::invalid_argument for a null pointer with n > 0.
 template <class F, std::enable_if_t<detail::is_fp8_v<F>, int> = 0>
 void mx_dequantize(const F* q, std::size_t n, const e8m0fnu* scales, float* x) {
-  const detail::fill_segments_fn fill = detail::fill_segments_kernel(simd::active_isa());
+  detail::check_mx(x, q, scales, n, "mx_dequantize");
+  const bool stream = n * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
   detail::default_fp_env env;
-  float each[detail::mx_chunk];
   float block_scale[detail::mx_chunk / mx_block_size];
   for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
     const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
@@ -181,15 +197,14 @@ void mx_dequantize(const F* q, std::size_t n, const e8m0fnu* scales, float* x) {
       has_nan = has_nan || isnan(s[k]);
       block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
     }
-    fill(block_scale, len, mx_block_size, each);
-    detail::dequantize_scaled<F>(q + i0, each, x + i0, len);
-    for (std::size_t k = 0; has_nan && k < blocks; ++k) {
-      if (!isnan(s[k])) continue;
-      const std::size_t end =
-          len - k * mx_block_size < mx_block_size ? len : (k + 1) * mx_block_size;
-      for (std::size_t j = k * mx_block_size; j < end; ++j) x[i0 + j] = float(s[k]);
+    detail::dequantize_with(q + i0, x + i0, len,
+                            detail::per_segment(block_scale, mx_block_size, stream));
+    if (has_nan) {
+      if (stream) detail::store_fence();
+      detail::fill_nan_blocks(s, blocks, len, float(e8m0fnu::nan()), x + i0);
     }
   }
+  if (stream) detail::store_fence();
 }
 
 }  // namespace fp8kit

@@ -20,6 +20,7 @@
 
 #include "bulk.hpp"
 #include "config.hpp"
+#include "detail/checks.hpp"
 #include "detail/fp_env.hpp"
 #include "fp8.hpp"
 #include "simd/amax.hpp"
@@ -36,12 +37,14 @@ namespace fp8kit {
 /// (never flushed); -0 counts as 0. SIMD (AVX-512 / AVX2 / xsimd, chosen at run time), bit
 /// for bit equal to the scalar loop, in any FP environment and under -ffast-math.
 /// Example: x = {-3, 2, 0.5} -> amax(x, 3) == 3
-inline float amax(const float* x, std::size_t n) noexcept {
+/// Throws std::invalid_argument if x is null and n > 0.
+inline float amax(const float* x, std::size_t n) {
+  detail::check_pointer(x, n, "amax", "x");
   return detail::bit_cast<float>(detail::amax_bits(x, n));
 }
 
 #if FP8KIT_HAS_SPAN
-inline float amax(std::span<const float> x) noexcept { return amax(x.data(), x.size()); }
+inline float amax(std::span<const float> x) { return amax(x.data(), x.size()); }
 #endif
 
 /// How scale_from_amax maps an amax to a scale.
@@ -54,12 +57,6 @@ struct scale_options {
 namespace detail {
 
 inline constexpr std::uint32_t float_inf_bits = 0x7F800000u;
-
-inline std::string format_float(float v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.9g", double(v));
-  return text;
-}
 
 /// Throws std::invalid_argument unless o.backoff is in (0, 1] and o.margin is finite
 /// (checked on the bits, so -ffast-math cannot remove the checks).
@@ -84,29 +81,20 @@ inline void check_amax(float amax, const char* function) {
   }
 }
 
-/// Throws std::invalid_argument unless every scales[i] is finite and > 0, naming the first
-/// bad one. A branch-free pass first (vectorised by the compiler), so checking a row of
-/// scales costs little next to quantizing it.
-inline void check_scales(const float* scales, std::size_t n, const char* function) {
-  std::uint32_t bad = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    // Good bits are 1 .. 0x7F7FFFFF; 0 wraps around to 0xFFFFFFFF; negatives are >= 2^31.
-    bad |= bit_cast<std::uint32_t>(scales[i]) - 1u >= 0x7F7FFFFFu ? 1u : 0u;
-  }
-  if (bad == 0) return;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto bits = bit_cast<std::uint32_t>(scales[i]);
-    if (bits - 1u >= 0x7F7FFFFFu) {
-      throw std::invalid_argument(std::string("fp8kit::") + function + ": scales[" +
-                                  std::to_string(i) + "] must be finite and > 0, got " +
-                                  format_float(scales[i]));
-    }
-  }
-}
-
 /// 2^e as a double, for -1022 <= e <= 1023 (from the bits: exact, no libm call).
 inline double pow2_double(int e) noexcept {
   return bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
+}
+
+/// scale_from_amax with the default options for the amax bits `bits` (finite, sign clear), in one
+/// float division: max finite is a float, and the float quotient is correctly rounded, so it
+/// equals the double quotient rounded to float (53 >= 2 * 24 + 2).
+template <class F>
+inline float plain_scale(std::uint32_t bits) noexcept {
+  if (bits == 0) return 1.0f;
+  constexpr float lo = std::numeric_limits<float>::min();
+  const float s = bit_cast<float>(bits) / opaque(float(F::traits::max_finite));
+  return s < lo ? lo : s;  // subnormal or 0: clamp; the quotient cannot overflow
 }
 
 /// scale_from_amax for a checked amax (finite, >= 0) and checked options. Needs the default FP
@@ -115,14 +103,8 @@ inline double pow2_double(int e) noexcept {
 template <class F>
 float scale_from_amax_unchecked(float amax, const scale_options& o) noexcept {
   const std::uint32_t bits = bit_cast<std::uint32_t>(amax) & float_abs_mask;
+  if (o.margin == 0.0f && o.backoff == 1.0f && !o.pow2) return plain_scale<F>(bits);
   if (bits == 0) return 1.0f;
-  constexpr float lo_f = std::numeric_limits<float>::min();
-  if (o.margin == 0.0f && o.backoff == 1.0f && !o.pow2) {
-    // The common case in one float division: max finite is a float, and the float quotient is
-    // correctly rounded, so it equals the double quotient rounded to float (53 >= 2 * 24 + 2).
-    const float s = bit_cast<float>(bits) / opaque(float(F::traits::max_finite));
-    return s < lo_f ? lo_f : s;  // subnormal or 0: clamp; the quotient cannot overflow
-  }
   const double a = double(bit_cast<float>(bits));  // a normal double, even for a subnormal amax
   // Exact: max finite has at most 5 significant bits and backoff 24, so the product has <= 29.
   const double d = double(F::traits::max_finite) * double(o.backoff);
@@ -203,12 +185,55 @@ float scale_from_amax(float amax, scale_options o = {}) {
 /// (per output channel of a [out x in] weight), `cols` one per column.
 enum class channel_axis { rows, cols };
 
+namespace detail {
+
+inline std::size_t channel_count(std::size_t rows, std::size_t cols, channel_axis a) noexcept {
+  return a == channel_axis::rows ? rows : cols;
+}
+
+/// Checks the arguments of a per-channel function: sizes, pointers (x and out hold rows * cols
+/// elements, scales one per channel) and, when `check_values`, the scales themselves.
+inline void check_channels(const void* x, const void* out, const float* scales, std::size_t rows,
+                           std::size_t cols, channel_axis a, bool check_values,
+                           const char* function) {
+  const std::size_t n = checked_product(rows, cols, function);
+  check_pointer(x, n, function, "x");
+  check_pointer(out, n, function, "output");
+  check_pointer(scales, channel_count(rows, cols, a), function, "scales");
+  if (check_values) check_scales(scales, channel_count(rows, cols, a), function);
+}
+
+/// Runs op(offset, length, scale_arg) over a rows x cols matrix with one scale per channel:
+/// axis rows in one call (one segment per row), axis cols in one call per row (element-wise
+/// scales). Non-temporal stores when the whole operation moves at least stream_threshold bytes
+/// (`bytes` per element read plus written), as one call of that size would.
+template <class Op>
+void for_channels(std::size_t rows, std::size_t cols, channel_axis a, const float* scales,
+                  std::size_t bytes, Op op) {
+  const std::size_t n = rows * cols;
+  const bool stream = n * bytes >= stream_threshold;
+  if (a == channel_axis::cols) {
+    scale_arg each = per_element(scales, stream);
+    each.prefetch = cols;
+    for (std::size_t r = 0; r < rows && cols != 0; ++r) op(r * cols, cols, each);
+  } else if (cols >= 16) {  // the segment kernels need segments of >= 16 elements
+    op(0, n, per_segment(scales, cols, stream));
+  } else {
+    for (std::size_t r = 0; r < rows && cols != 0; ++r) op(r * cols, cols, divide_by(scales[r]));
+  }
+  if (stream) store_fence();
+}
+
+}  // namespace detail
+
 /// out[r] = amax(row r) (axis rows, `rows` outputs) or out[c] = max over r of |x[r][c]| (axis
 /// cols, `cols` outputs), with amax's NaN rule; an empty channel gives 0. SIMD, bit for bit
-/// equal to the scalar loop.
+/// equal to the scalar loop. Throws std::invalid_argument for a null pointer with a nonzero
+/// count or a rows * cols that overflows.
 /// Example: x = {1, -4, 3, 2} as 2 x 2 -> rows: {4, 3}; cols: {3, 4}
 inline void amax_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
-                             float* out) noexcept {
+                             float* out) {
+  detail::check_channels(x, x, out, rows, cols, a, false, "amax_per_channel");
   const simd::isa isa = simd::active_isa();
   if (a == channel_axis::rows) {
     const auto kernel = detail::amax_bits_kernel(isa);
@@ -233,14 +258,16 @@ inline void amax_per_channel(const float* x, std::size_t rows, std::size_t cols,
 /// scales[k] = scale_from_amax<F>(amax of channel k, o) for every channel (rows or cols
 /// entries). Non-finite elements do not count: a channel's amax is its largest finite |x|
 /// (quantizing then sends +-inf to +-max finite and NaN to NaN), so this never throws for the
-/// data; an all-zero channel gets 1. Throws std::invalid_argument for bad options.
+/// data; an all-zero channel gets 1. Throws std::invalid_argument for bad options, a null
+/// pointer with a nonzero count or a rows * cols that overflows.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                         float* scales, scale_options o = {}) {
   detail::check_scale_options(o, "scales_per_channel");
+  detail::check_channels(x, x, scales, rows, cols, a, false, "scales_per_channel");
   amax_per_channel(x, rows, cols, a, scales);
   detail::default_fp_env env;
-  const std::size_t channels = a == channel_axis::rows ? rows : cols;
+  const std::size_t channels = detail::channel_count(rows, cols, a);
   for (std::size_t k = 0; k < channels; ++k) {
     std::uint32_t bits = detail::bit_cast<std::uint32_t>(scales[k]);
     if (bits >= detail::float_inf_bits) {  // rare: recompute without inf and NaN
@@ -252,52 +279,41 @@ void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, chan
 }
 
 /// q[r][c] = F(fl(x[r][c] / scales[k])) with k = r (axis rows) or c (axis cols): quantize<F>
-/// with one scale per channel; the same bits as quantize on each channel.
-/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0.
+/// with one scale per channel; the same bits as quantize on each channel. One pass over the
+/// matrix, non-temporal stores when it is large.
+/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0,
+/// for a null pointer with a nonzero count, or for a rows * cols that overflows.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                           const float* scales, F* q, saturation s = saturation::finite) {
-  detail::check_scales(scales, a == channel_axis::rows ? rows : cols, "quantize_per_channel");
-  detail::default_fp_env env;
-  for (std::size_t r = 0; r < rows && cols != 0; ++r) {
-    if (a == channel_axis::rows) {
-      quantize<F>(x + r * cols, q + r * cols, cols, scales[r], s);
-    } else {
-      detail::quantize_scaled<F>(x + r * cols, scales, q + r * cols, cols, s);
-    }
-  }
+  detail::check_channels(x, q, scales, rows, cols, a, true, "quantize_per_channel");
+  detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
+                       [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
+                         detail::quantize_with(x + at, q + at, len, s, sc);
+                       });
 }
 
-/// x[r][c] = fl(float(q[r][c]) * scales[k]), k as in quantize_per_channel.
-/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0.
+/// x[r][c] = fl(float(q[r][c]) * scales[k]), k as in quantize_per_channel. Throws as it does.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, channel_axis a,
                             const float* scales, float* x) {
-  detail::check_scales(scales, a == channel_axis::rows ? rows : cols, "dequantize_per_channel");
-  detail::default_fp_env env;
-  for (std::size_t r = 0; r < rows && cols != 0; ++r) {
-    if (a == channel_axis::rows) {
-      dequantize<F>(q + r * cols, x + r * cols, cols, scales[r]);
-    } else {
-      detail::dequantize_scaled<F>(q + r * cols, scales, x + r * cols, cols);
-    }
-  }
+  detail::check_channels(q, x, scales, rows, cols, a, true, "dequantize_per_channel");
+  detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
+                       [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
+                         detail::dequantize_with(q + at, x + at, len, sc);
+                       });
 }
 
 /// y = dequantize_per_channel(quantize_per_channel(x)); x == y (in place) is allowed.
-/// Throws std::invalid_argument (before writing anything) unless every scale is finite and > 0.
+/// Throws as quantize_per_channel does.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                                const float* scales, float* y, saturation s = saturation::finite) {
-  detail::check_scales(scales, a == channel_axis::rows ? rows : cols, "fake_quantize_per_channel");
-  detail::default_fp_env env;
-  for (std::size_t r = 0; r < rows && cols != 0; ++r) {
-    if (a == channel_axis::rows) {
-      fake_quantize<F>(x + r * cols, y + r * cols, cols, scales[r], s);
-    } else {
-      detail::fake_quantize_scaled<F>(x + r * cols, scales, y + r * cols, cols, s);
-    }
-  }
+  detail::check_channels(x, y, scales, rows, cols, a, true, "fake_quantize_per_channel");
+  detail::for_channels(rows, cols, a, scales, 2 * sizeof(float),
+                       [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
+                         detail::fake_quantize_with<F>(x + at, y + at, len, s, sc);
+                       });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,6 +332,7 @@ inline std::size_t block_count(std::size_t rows, std::size_t cols, block_shape b
   if (b.rows == 0 || b.cols == 0) {
     throw std::invalid_argument("fp8kit::block_count: block_shape must be at least 1 x 1");
   }
+  detail::checked_product(rows, cols, "block_count");
   return detail::count_blocks(rows, b.rows) * detail::count_blocks(cols, b.cols);
 }
 
@@ -328,180 +345,219 @@ inline void check_block(block_shape b, const char* function) {
   }
 }
 
-/// Block amax (bits, amax's NaN rule) of every block in the block row of rows [r0, r1) into acc
-/// (count_blocks(cols, bc) entries): one segment-kernel call per row, so x is read contiguously.
-inline void block_row_amax(const float* x, std::size_t r0, std::size_t r1, std::size_t cols,
-                           std::size_t bc, amax_segments_fn kernel, std::uint32_t* acc) noexcept {
-  const std::size_t nbc = count_blocks(cols, bc);
-  for (std::size_t j = 0; j < nbc; ++j) acc[j] = 0;
-  for (std::size_t r = r0; r < r1; ++r) kernel(x + r * cols, cols, bc, acc);
+/// A piece of a block row: rows [r0, r1) (one block high), columns [c0, c1) (whole blocks, the
+/// last maybe partial), of a matrix with `cols` columns in blocks `bc` columns wide.
+struct tile {
+  std::size_t r0, r1, c0, c1, cols, bc;
+  std::size_t width() const noexcept { return c1 - c0; }
+  std::size_t blocks() const noexcept { return count_blocks(c1 - c0, bc); }
+};
+
+/// Columns per tile: whole blocks, about 512 KiB of floats per tile (so a tile's second pass
+/// reads from L2), or whole rows when they fit.
+inline std::size_t tile_width(std::size_t cols, block_shape b) noexcept {
+  const std::size_t blocks = (std::size_t{512} << 10) / b.rows / b.cols;
+  const std::size_t width = (blocks == 0 ? 1 : blocks) * b.cols;
+  return width < cols ? width : cols;
 }
 
-/// Scales of the block row [r0, r1) from its block amaxes; a block with inf or NaN takes its
-/// largest finite |x|. Needs the default FP environment.
+/// Block amaxes (bits, amax's NaN rule) of the tile into acc (t.blocks() entries): one
+/// segment-kernel call per row, so x is read contiguously.
+inline void tile_amax(const float* x, const tile& t, amax_segments_fn kernel,
+                      std::uint32_t* acc) noexcept {
+  for (std::size_t j = 0; j < t.blocks(); ++j) acc[j] = 0;
+  for (std::size_t r = t.r0; r < t.r1; ++r) kernel(x + r * t.cols + t.c0, t.width(), t.bc, acc);
+}
+
+/// Scales of the tile's blocks from their amaxes; a block with inf or NaN takes its largest
+/// finite |x|. Needs the default FP environment.
 template <class F>
-void block_row_scales(const float* x, std::size_t r0, std::size_t r1, std::size_t cols,
-                      std::size_t bc, const scale_options& o, const std::uint32_t* acc,
-                      float* scales) noexcept {
-  const std::size_t nbc = count_blocks(cols, bc);
-  for (std::size_t j = 0, c0 = 0; j < nbc; ++j, c0 += bc) {
+void tile_scales(const float* x, const tile& t, const scale_options& o, const std::uint32_t* acc,
+                 float* scales) noexcept {
+  const bool plain = o.margin == 0.0f && o.backoff == 1.0f && !o.pow2;
+  for (std::size_t j = 0, c = t.c0; j < t.blocks(); ++j, c += t.bc) {
     std::uint32_t bits = acc[j];
     if (bits >= float_inf_bits) {  // rare: recompute without inf and NaN
-      const std::size_t len = cols - c0 < bc ? cols - c0 : bc;
-      bits = finite_amax_bits(x + r0 * cols + c0, r1 - r0, len, cols);
+      const std::size_t len = t.c1 - c < t.bc ? t.c1 - c : t.bc;
+      bits = finite_amax_bits(x + t.r0 * t.cols + c, t.r1 - t.r0, len, t.cols);
     }
-    scales[j] = scale_from_amax_unchecked<F>(bit_cast<float>(bits), o);
+    // The default options inline (one division per block), the rest through the general path.
+    scales[j] =
+        plain ? plain_scale<F>(bits) : scale_from_amax_unchecked<F>(bit_cast<float>(bits), o);
   }
 }
 
-/// Runs a bulk operation over the rows [r0, r1) of one block row, whose block scales are
-/// `scales`. Usually one element-wise-scale bulk call per row and chunk of 1024 columns, with
-/// the block scales expanded to the chunk once per block row (4 KiB on the stack, SIMD fill): a
-/// call per row slice would pay its fixed cost (checks, FP environment, dispatch) every 128
-/// elements. Row slices of >= 1024 columns (or one block per row) get one bulk call each with
-/// their scale instead: the cost is amortised and a power-of-two scale becomes a
-/// multiplication. Both give the same bits.
-/// slice(offset, length, scale) and row(offset, length, element-wise scales) do the work.
-template <class Slice, class Row>
-void apply_block_row(std::size_t r0, std::size_t r1, std::size_t cols, std::size_t bc,
-                     const float* scales, Slice slice, Row row) {
-  const std::size_t nbc = count_blocks(cols, bc);
-  if (nbc == 1 || bc >= 1024) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      for (std::size_t j = 0, c0 = 0; j < nbc; ++j, c0 += bc) {
-        slice(r * cols + c0, cols - c0 < bc ? cols - c0 : bc, scales[j]);
-      }
+/// Runs op(offset, length, scale_arg) over a tile whose block scales are `scales`: one call
+/// when the tile is a single block spanning whole rows, else one call per row with one scale
+/// per segment of bc columns. Blocks narrower than the segment kernels' 16 columns get their
+/// scales expanded to element-wise scales instead, per chunk of 1024 columns (4 KiB on the
+/// stack). All give the same bits. `stream` and `prefetch` go to every scale_arg.
+template <class Op>
+void apply_tile(const tile& t, const float* scales, bool stream, std::size_t prefetch, Op op) {
+  const auto run = [&](std::size_t at, std::size_t len, scale_arg sc) {
+    sc.stream = stream;
+    sc.prefetch = prefetch;
+    op(at, len, sc);
+  };
+  if (t.blocks() == 1 && t.width() == t.cols) {
+    run(t.r0 * t.cols, (t.r1 - t.r0) * t.cols, divide_by(scales[0]));
+  } else if (t.bc >= 16) {
+    for (std::size_t r = t.r0; r < t.r1; ++r) {
+      run(r * t.cols + t.c0, t.width(), per_segment(scales, t.bc));
     }
-    return;
-  }
-  // bc < 1024, so a chunk of `step` (a multiple of bc) columns starts at a block boundary.
-  const std::size_t step = 1024 / bc * bc;
-  const fill_segments_fn fill = fill_segments_kernel(simd::active_isa());
-  float expanded[1024];
-  for (std::size_t c0 = 0; c0 < cols; c0 += step) {
-    const std::size_t len = cols - c0 < step ? cols - c0 : step;
-    fill(scales + c0 / bc, len, bc, expanded);
-    for (std::size_t r = r0; r < r1; ++r)
-      row(r * cols + c0, len, static_cast<const float*>(expanded));
+  } else {
+    // bc < 1024, so a chunk of `step` (a multiple of bc) columns starts at a block boundary.
+    const std::size_t step = 1024 / t.bc * t.bc;
+    const fill_segments_fn fill = fill_segments_kernel(simd::active_isa());
+    float expanded[1024];
+    for (std::size_t c = t.c0; c < t.c1; c += step) {
+      const std::size_t len = t.c1 - c < step ? t.c1 - c : step;
+      fill(scales + (c - t.c0) / t.bc, len, t.bc, expanded);
+      for (std::size_t r = t.r0; r < t.r1; ++r) run(r * t.cols + c, len, per_element(expanded));
+    }
   }
 }
 
-/// Shared driver of scales_blockwise / quantize_blockwise / fake_quantize_blockwise: per block
-/// row, the block scales (written to `scales`), then op(r0, r1, block row scales) while the
-/// block row is still in cache.
-template <class F, class Op>
-void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, float* scales,
-               const scale_options& o, const char* function, Op op) {
+/// Checks the arguments of a block-wise function: the block shape, sizes and pointers (x and
+/// out hold rows * cols elements, scales one per block).
+inline void check_blocks(const void* x, const void* out, const float* scales, std::size_t rows,
+                         std::size_t cols, block_shape b, const char* function) {
   check_block(b, function);
-  check_scale_options(o, function);
-  if (rows == 0 || cols == 0) return;
+  const std::size_t n = checked_product(rows, cols, function);
+  check_pointer(x, n, function, "x");
+  check_pointer(out, n, function, "output");
+  check_pointer(scales, n == 0 ? 0 : count_blocks(rows, b.rows) * count_blocks(cols, b.cols),
+                function, "scales");
+}
+
+/// Calls f(tile, its scales) for every tile of the matrix, block row by block row (Scale: float
+/// or const float).
+template <class Scale, class Fn>
+void for_each_tile(std::size_t rows, std::size_t cols, block_shape b, std::size_t width,
+                   Scale* scales, Fn f) {
   const std::size_t nbc = count_blocks(cols, b.cols);
-  std::vector<std::uint32_t> acc(nbc);
-  const amax_segments_fn kernel = amax_segments_kernel(simd::active_isa());
-  default_fp_env env;
   for (std::size_t r0 = 0; r0 < rows; r0 += b.rows) {
     const std::size_t r1 = rows - r0 < b.rows ? rows : r0 + b.rows;
-    float* row_scales = scales + (r0 / b.rows) * nbc;
-    block_row_amax(x, r0, r1, cols, b.cols, kernel, acc.data());
-    block_row_scales<F>(x, r0, r1, cols, b.cols, o, acc.data(), row_scales);
-    op(r0, r1, static_cast<const float*>(row_scales));
+    for (std::size_t c0 = 0; c0 < cols; c0 += width) {
+      const tile t{r0, r1, c0, cols - c0 < width ? cols : c0 + width, cols, b.cols};
+      f(t, scales + (r0 / b.rows) * nbc + c0 / b.cols);
+    }
   }
+}
+
+/// Shared driver of scales_blockwise / quantize_blockwise / fake_quantize_blockwise: per tile,
+/// the block scales (written to `scales`), then op(tile, its scales, prefetch distance) while
+/// the tile is still in cache. The prefetch distance points at the next tile (the next columns,
+/// or the next block row), whose amax pass then reads from cache. The caller checks arguments.
+template <class F, class Op>
+void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, float* scales,
+               const scale_options& o, Op op) {
+  if (rows == 0 || cols == 0) return;
+  const std::size_t width = tile_width(cols, b);
+  const std::size_t prefetch = width < cols ? width : b.rows * cols;
+  std::vector<std::uint32_t> acc(count_blocks(width, b.cols));
+  const amax_segments_fn kernel = amax_segments_kernel(simd::active_isa());
+  default_fp_env env;
+  for_each_tile(rows, cols, b, width, scales, [&](const tile& t, float* tile_scales_out) {
+    tile_amax(x, t, kernel, acc.data());
+    tile_scales<F>(x, t, o, acc.data(), tile_scales_out);
+    op(t, static_cast<const float*>(tile_scales_out), prefetch);
+  });
 }
 
 }  // namespace detail
 
 /// out = the amax of every block (amax's NaN rule), a row-major
 /// ceil(rows / b.rows) x ceil(cols / b.cols) matrix. Throws std::invalid_argument for an empty
-/// block shape.
+/// block shape, a null pointer with a nonzero count or a rows * cols that overflows.
 inline void amax_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                            float* out) {
-  detail::check_block(b, "amax_blockwise");
+  detail::check_blocks(x, x, out, rows, cols, b, "amax_blockwise");
   if (rows == 0 || cols == 0) return;
-  const std::size_t nbc = detail::count_blocks(cols, b.cols);
-  std::vector<std::uint32_t> acc(nbc);
+  std::vector<std::uint32_t> acc(detail::count_blocks(cols, b.cols));
   const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
-  for (std::size_t r0 = 0; r0 < rows; r0 += b.rows) {
-    const std::size_t r1 = rows - r0 < b.rows ? rows : r0 + b.rows;
-    detail::block_row_amax(x, r0, r1, cols, b.cols, kernel, acc.data());
-    for (std::size_t j = 0; j < nbc; ++j) {
-      out[(r0 / b.rows) * nbc + j] = detail::bit_cast<float>(acc[j]);
-    }
-  }
+  detail::for_each_tile(rows, cols, b, cols, out, [&](const detail::tile& t, float* amaxes) {
+    detail::tile_amax(x, t, kernel, acc.data());
+    for (std::size_t j = 0; j < t.blocks(); ++j) amaxes[j] = detail::bit_cast<float>(acc[j]);
+  });
 }
 
 /// scales = scale_from_amax<F>(block amax, o) for every block (layout as amax_blockwise). As in
 /// scales_per_channel, a block's amax is its largest finite |x|; an all-zero block gets 1.
-/// Throws std::invalid_argument for an empty block shape or bad options.
+/// Throws std::invalid_argument for an empty block shape, bad options, a null pointer with a
+/// nonzero count or a rows * cols that overflows.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                       float* scales, scale_options o = {}) {
-  detail::blockwise<F>(x, rows, cols, b, scales, o, "scales_blockwise",
-                       [](std::size_t, std::size_t, const float*) {});
+  detail::check_blocks(x, x, scales, rows, cols, b, "scales_blockwise");
+  detail::check_scale_options(o, "scales_blockwise");
+  detail::blockwise<F>(x, rows, cols, b, scales, o,
+                       [](const detail::tile&, const float*, std::size_t) {});
 }
 
 /// Block-wise quantization: scales as scales_blockwise<F> (written to `scales`), then
 /// q = F(fl(x / scale of its block)), saturating (so +-inf gives +-max finite, NaN gives NaN).
 /// An all-zero block gets scale 1 and exact zeros. The 128 x 128 scheme gives the same scales
 /// (and codes) for a matrix and its transpose, transposed. Throws std::invalid_argument (before
-/// writing anything) for an empty block shape or bad options. Bits as the bulk quantize<F>.
+/// writing anything) as scales_blockwise does. Bits as the bulk quantize<F>.
 /// Example (e4m3fn, b = {1, 2}): x = {896, 1, 0, 0} as 1 x 4 -> scales {2, 1}, q = {448, 0.5, 0, 0}
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, F* q,
                         float* scales, scale_options o = {}) {
-  detail::blockwise<F>(x, rows, cols, b, scales, o, "quantize_blockwise",
-                       [&](std::size_t r0, std::size_t r1, const float* row_scales) {
-                         detail::apply_block_row(
-                             r0, r1, cols, b.cols, row_scales,
-                             [x, q](std::size_t at, std::size_t len, float scale) {
-                               quantize<F>(x + at, q + at, len, scale, saturation::finite);
-                             },
-                             [x, q](std::size_t at, std::size_t len, const float* each) {
-                               detail::quantize_scaled<F>(x + at, each, q + at, len,
-                                                          saturation::finite);
+  detail::check_blocks(x, q, scales, rows, cols, b, "quantize_blockwise");
+  detail::check_scale_options(o, "quantize_blockwise");
+  const bool stream = rows * cols * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
+  detail::blockwise<F>(x, rows, cols, b, scales, o,
+                       [&](const detail::tile& t, const float* tile_scales, std::size_t prefetch) {
+                         detail::apply_tile(
+                             t, tile_scales, stream, prefetch,
+                             [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
+                               detail::quantize_with(x + at, q + at, len, saturation::finite, sc);
                              });
                        });
+  if (stream) detail::store_fence();
 }
 
 /// y = dequantize_blockwise(quantize_blockwise(x)), scales written as in quantize_blockwise.
-/// x == y (in place) is allowed.
+/// x == y (in place) is allowed. Throws as quantize_blockwise does.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                              float* y, float* scales, scale_options o = {}) {
-  detail::blockwise<F>(x, rows, cols, b, scales, o, "fake_quantize_blockwise",
-                       [&](std::size_t r0, std::size_t r1, const float* row_scales) {
-                         detail::apply_block_row(
-                             r0, r1, cols, b.cols, row_scales,
-                             [x, y](std::size_t at, std::size_t len, float scale) {
-                               fake_quantize<F>(x + at, y + at, len, scale, saturation::finite);
-                             },
-                             [x, y](std::size_t at, std::size_t len, const float* each) {
-                               detail::fake_quantize_scaled<F>(x + at, each, y + at, len,
-                                                               saturation::finite);
+  detail::check_blocks(x, y, scales, rows, cols, b, "fake_quantize_blockwise");
+  detail::check_scale_options(o, "fake_quantize_blockwise");
+  const bool stream = rows * cols * 2 * sizeof(float) >= detail::stream_threshold;
+  detail::blockwise<F>(x, rows, cols, b, scales, o,
+                       [&](const detail::tile& t, const float* tile_scales, std::size_t prefetch) {
+                         detail::apply_tile(
+                             t, tile_scales, stream, prefetch,
+                             [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
+                               detail::fake_quantize_with<F>(x + at, y + at, len,
+                                                             saturation::finite, sc);
                              });
                        });
+  if (stream) detail::store_fence();
 }
 
 /// x = fl(float(q) * scale of its block), scales laid out as in quantize_blockwise.
-/// Throws std::invalid_argument (before writing anything) for an empty block shape or unless
-/// every scale is finite and > 0.
+/// Throws std::invalid_argument (before writing anything) for an empty block shape, a null
+/// pointer with a nonzero count, a rows * cols that overflows, or unless every scale is finite
+/// and > 0.
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_blockwise(const F* q, std::size_t rows, std::size_t cols, block_shape b,
                           const float* scales, float* x) {
-  detail::check_block(b, "dequantize_blockwise");
+  detail::check_blocks(q, x, scales, rows, cols, b, "dequantize_blockwise");
+  if (rows == 0 || cols == 0) return;
   detail::check_scales(scales, block_count(rows, cols, b), "dequantize_blockwise");
-  const std::size_t nbc = detail::count_blocks(cols, b.cols);
+  const bool stream = rows * cols * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
   detail::default_fp_env env;
-  for (std::size_t r0 = 0; r0 < rows && cols != 0; r0 += b.rows) {
-    const std::size_t r1 = rows - r0 < b.rows ? rows : r0 + b.rows;
-    detail::apply_block_row(
-        r0, r1, cols, b.cols, scales + (r0 / b.rows) * nbc,
-        [q, x](std::size_t at, std::size_t len, float scale) {
-          dequantize<F>(q + at, x + at, len, scale);
-        },
-        [q, x](std::size_t at, std::size_t len, const float* each) {
-          detail::dequantize_scaled<F>(q + at, each, x + at, len);
-        });
-  }
+  detail::for_each_tile(
+      rows, cols, b, cols, scales, [&](const detail::tile& t, const float* tile_scales) {
+        detail::apply_tile(t, tile_scales, stream, 0,
+                           [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
+                             detail::dequantize_with(q + at, x + at, len, sc);
+                           });
+      });
+  if (stream) detail::store_fence();
 }
 
 }  // namespace fp8kit

@@ -4,20 +4,21 @@
 // - ema_calibrator: exponential moving average of the per-batch max |x|.
 // - histogram_calibrator: histogram of |x|, then percentile, MSE-optimal or entropy (KL) amax.
 // - max_calibrator_per_channel: running max |x| per row or per column of matrices.
-// Common contract: a batch containing NaN or +-inf throws std::invalid_argument and leaves the
-// calibrator unchanged; an empty batch is a no-op; amax() (and everything derived from it)
-// throws std::logic_error until at least one element was observed. Except for the moving
-// average, results depend only on the multiset of values seen, never on how it was batched.
+// Common contract: a batch containing NaN or +-inf, or a null batch with n > 0, throws
+// std::invalid_argument and leaves the calibrator unchanged; an empty batch is a no-op; amax() (and
+// everything derived from it) throws std::logic_error until at least one element was observed.
+// Except for the moving average, results depend only on the multiset of values seen, never on how
+// it was batched.
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "../convert.hpp"
+#include "../detail/checks.hpp"
 #include "../scaling.hpp"
 #include "fake_quant.hpp"
 #include "int8.hpp"
@@ -25,13 +26,12 @@
 namespace fp8kit::ptq {
 namespace detail {
 
-/// max |x| of a batch; throws std::invalid_argument (changing nothing) if it has a NaN or inf.
-inline float checked_amax(const float* x, std::size_t n, const char* who) {
+/// max |x| of a batch; throws std::invalid_argument (changing nothing) if x is null with n > 0
+/// or the batch has a NaN or inf. `function` is the observe, e.g. "ptq::max_calibrator::observe".
+inline float checked_amax(const float* x, std::size_t n, const char* function) {
+  fp8kit::detail::check_pointer(x, n, function, "x");
   const float a = fp8kit::amax(x, n);  // NaN if any NaN, else inf if any inf
-  if (!is_finite_bits(a)) {
-    throw std::invalid_argument(std::string("fp8kit::ptq::") + who +
-                                "::observe: batch contains NaN or infinity");
-  }
+  if (!is_finite_bits(a)) fp8kit::detail::throw_invalid(function, "batch contains NaN or infinity");
   return a;
 }
 
@@ -77,9 +77,9 @@ class max_calibrator {
   max_calibrator() = default;
 
   /// Adds a batch of n values. Throws std::invalid_argument (state unchanged) if a value is
-  /// NaN or infinite. n == 0 is a no-op.
+  /// NaN or infinite, or x is null with n > 0. n == 0 is a no-op (x may then be null).
   void observe(const float* x, std::size_t n) {
-    const float a = detail::checked_amax(x, n, "max_calibrator");
+    const float a = detail::checked_amax(x, n, "ptq::max_calibrator::observe");
     amax_ = detail::max_nonnegative(a, amax_);
     count_ += n;
   }
@@ -122,7 +122,7 @@ class ema_calibrator {
 
   /// Adds a batch (see max_calibrator::observe).
   void observe(const float* x, std::size_t n) {
-    const float a = detail::checked_amax(x, n, "ema_calibrator");
+    const float a = detail::checked_amax(x, n, "ptq::ema_calibrator::observe");
     if (n == 0) return;
     fp8kit::detail::default_fp_env env;
     // Exact, environment-free float -> double conversions (a DAZ caller cannot flush them).
@@ -177,7 +177,7 @@ class histogram_calibrator {
 
   /// Adds a batch (see max_calibrator::observe). O(n), no allocation.
   void observe(const float* x, std::size_t n) {
-    const float a = detail::checked_amax(x, n, "histogram_calibrator");
+    const float a = detail::checked_amax(x, n, "ptq::histogram_calibrator::observe");
     if (n == 0) return;
     count_ += n;
     max_ = detail::max_nonnegative(a, max_);
@@ -280,9 +280,11 @@ class histogram_calibrator {
 
   /// The weighted squared error sum_j count_j (c_j - fq(c_j))^2 / count() that mse_amax<F>
   /// minimises, for one clipping value (c_j: the capped bin centres).
-  /// Throws std::logic_error before any data; std::invalid_argument for a bad amax.
+  /// Throws std::invalid_argument for a negative or non-finite clip; std::logic_error before any
+  /// data.
   template <class F>
   double mse_estimate(float clip) const {
+    fp8kit::detail::check_amax(clip, "ptq::histogram_calibrator::mse_estimate");
     require_data("mse_estimate");
     fp8kit::detail::default_fp_env env;
     std::vector<float> centres;
@@ -452,23 +454,23 @@ class max_calibrator_per_channel {
   /// Throws std::invalid_argument if rows or cols is 0 or rows * cols overflows.
   max_calibrator_per_channel(std::size_t rows, std::size_t cols, channel_axis axis)
       : rows_(rows), cols_(cols), axis_(axis) {
-    if (rows == 0 || cols == 0 || rows > std::numeric_limits<std::size_t>::max() / cols) {
-      throw std::invalid_argument(
-          "fp8kit::ptq::max_calibrator_per_channel: rows and cols must be > 0");
+    if (rows == 0 || cols == 0) {
+      fp8kit::detail::throw_invalid("ptq::max_calibrator_per_channel", "rows and cols must be > 0");
     }
+    fp8kit::detail::checked_product(rows, cols, "ptq::max_calibrator_per_channel");
     amax_.assign(channels(), 0.0f);
     batch_.assign(channels(), 0.0f);
   }
 
   /// Adds n / (rows * cols) matrices. Throws std::invalid_argument (state unchanged) if n is
-  /// not a multiple of rows * cols or a value is NaN or infinite. n == 0 is a no-op.
+  /// not a multiple of rows * cols, x is null with n > 0, or a value is NaN or infinite.
+  /// n == 0 is a no-op.
   void observe(const float* x, std::size_t n) {
+    constexpr const char* function = "ptq::max_calibrator_per_channel::observe";
     if (n % (rows_ * cols_) != 0) {
-      throw std::invalid_argument(
-          "fp8kit::ptq::max_calibrator_per_channel::observe: n must be a multiple of rows * "
-          "cols");
+      fp8kit::detail::throw_invalid(function, "n must be a multiple of rows * cols");
     }
-    detail::checked_amax(x, n, "max_calibrator_per_channel");
+    detail::checked_amax(x, n, function);
     if (n == 0) return;
     if (axis_ == channel_axis::cols) {  // the stack is one taller matrix with the same columns
       amax_per_channel(x, n / cols_, cols_, axis_, batch_.data());

@@ -2,12 +2,16 @@
 // Fake quantization for PTQ and QAT: per tensor, per channel and per block, over any fp8 format
 // and the INT8 baseline (the tag ptq::int8), plus the straight-through gradient mask.
 // The fp8 paths call the core (bulk.hpp, scaling.hpp); nothing here rounds to fp8 itself.
+// Every function checks its arguments itself (null pointers with a nonzero count, rows * cols
+// overflow, scales, options) before writing anything, so both paths (fp8 and INT8) throw the
+// same std::invalid_argument, naming this function. See docs/bad_input.md.
 
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
 #include "../bulk.hpp"
+#include "../detail/checks.hpp"
 #include "../scaling.hpp"
 #include "int8.hpp"
 
@@ -43,10 +47,12 @@ constexpr double max_finite() noexcept {
 
 /// The dequantization scale that maps `amax` to the largest finite value of F:
 /// scale_from_amax<F>(amax, o) for float formats, int8_scale_from_amax(amax, o) for ptq::int8.
-/// Throws std::invalid_argument for a negative or non-finite amax.
+/// Throws std::invalid_argument for a negative or non-finite amax, or bad options.
 template <class F>
 float scale_for(float amax, scale_options o = {}) {
   detail::check_format<F>();
+  fp8kit::detail::check_amax(amax, "ptq::scale_for");
+  fp8kit::detail::check_scale_options(o, "ptq::scale_for");
   if constexpr (detail::is_int8_v<F>) {
     return int8_scale_from_amax(amax, o);
   } else {
@@ -57,10 +63,14 @@ float scale_for(float amax, scale_options o = {}) {
 /// Per-tensor fake quantization through F, saturating: y = dequantize(quantize(x)).
 /// Float formats call fp8kit::fake_quantize<F>(x, y, n, scale, saturation::finite) (NaN stays
 /// NaN); ptq::int8 calls int8_fake_quantize (NaN gives 0). x == y is allowed.
-/// Throws std::invalid_argument unless scale is finite and > 0.
+/// Throws std::invalid_argument (before writing anything) unless scale is finite and > 0, or
+/// for a null pointer with n > 0.
 template <class F>
 void fake_quantize_tensor(const float* x, float* y, std::size_t n, float scale) {
   detail::check_format<F>();
+  fp8kit::detail::check_pointer(x, n, "ptq::fake_quantize_tensor", "x");
+  fp8kit::detail::check_pointer(y, n, "ptq::fake_quantize_tensor", "y");
+  fp8kit::detail::check_scale(scale, "ptq::fake_quantize_tensor");
   if constexpr (detail::is_int8_v<F>) {
     int8_fake_quantize(x, y, n, scale);
   } else {
@@ -73,15 +83,20 @@ void fake_quantize_tensor(const float* x, float* y, std::size_t n, float scale) 
 /// finite scale, and an all-zero channel gets 1). Float formats call
 /// fp8kit::scales_per_channel<F>; ptq::int8 uses amax_per_channel and int8_scale_from_amax.
 /// `scales` receives rows (axis rows) or cols (axis cols) values.
-/// Throws std::invalid_argument for bad options.
+/// Throws std::invalid_argument (before writing anything) for bad options, a null pointer or
+/// rows * cols overflowing std::size_t.
 template <class F>
 void channel_scales(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                     float* scales, scale_options o = {}) {
   detail::check_format<F>();
+  constexpr const char* function = "ptq::channel_scales";
+  const std::size_t n = fp8kit::detail::checked_product(rows, cols, function);
+  const std::size_t channels = a == channel_axis::rows ? rows : cols;
+  fp8kit::detail::check_pointer(x, n, function, "x");
+  fp8kit::detail::check_pointer(scales, channels, function, "scales");
+  fp8kit::detail::check_scale_options(o, function);
   if constexpr (detail::is_int8_v<F>) {
-    int8_scale_from_amax(1.0f, o);  // validates the options before anything is written
     amax_per_channel(x, rows, cols, a, scales);
-    const std::size_t channels = a == channel_axis::rows ? rows : cols;
     for (std::size_t k = 0; k < channels; ++k) {
       if (!detail::is_finite_bits(scales[k])) {  // rare: recompute without inf and NaN
         scales[k] =
@@ -99,14 +114,20 @@ void channel_scales(const float* x, std::size_t rows, std::size_t cols, channel_
 /// Per-channel fake quantization through F, saturating: channel k (row k for axis rows,
 /// column k for axis cols) uses scales[k]. Float formats call fp8kit::fake_quantize_per_channel;
 /// ptq::int8 rounds as int8_fake_quantize does. x == y is allowed.
-/// Throws std::invalid_argument (before writing anything) unless every scale is finite, > 0.
+/// Throws std::invalid_argument (before writing anything) unless every scale is finite, > 0,
+/// for a null pointer or rows * cols overflowing std::size_t.
 template <class F>
 void fake_quantize_channels(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                             const float* scales, float* y) {
   detail::check_format<F>();
+  constexpr const char* function = "ptq::fake_quantize_channels";
+  const std::size_t n = fp8kit::detail::checked_product(rows, cols, function);
+  const std::size_t channels = a == channel_axis::rows ? rows : cols;
+  fp8kit::detail::check_pointer(x, n, function, "x");
+  fp8kit::detail::check_pointer(scales, channels, function, "scales");
+  fp8kit::detail::check_pointer(y, n, function, "y");
+  fp8kit::detail::check_scales(scales, channels, function);
   if constexpr (detail::is_int8_v<F>) {
-    fp8kit::detail::check_scales(scales, a == channel_axis::rows ? rows : cols,
-                                 "ptq::fake_quantize_channels");
     fp8kit::detail::default_fp_env env;
     for (std::size_t r = 0; r < rows && cols != 0; ++r) {
       if (a == channel_axis::rows) {
@@ -129,14 +150,21 @@ void fake_quantize_channels(const float* x, std::size_t rows, std::size_t cols, 
 /// scale_for<F>(its largest finite |x|, o), written to `scales` (row-major,
 /// block_count(rows, cols, b) values), and is fake-quantized with it, saturating.
 /// Float formats call fp8kit::fake_quantize_blockwise. x == y is allowed.
-/// Throws std::invalid_argument (before writing anything) for an empty block or bad options.
+/// Throws std::invalid_argument (before writing anything) for an empty block, bad options, a
+/// null pointer or rows * cols overflowing std::size_t.
 template <class F>
 void fake_quantize_blocks(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                           float* y, float* scales, scale_options o = {}) {
   detail::check_format<F>();
+  constexpr const char* function = "ptq::fake_quantize_blocks";
+  fp8kit::detail::check_block(b, function);
+  const std::size_t n = fp8kit::detail::checked_product(rows, cols, function);
+  const std::size_t count = block_count(rows, cols, b);  // b and rows * cols are fine: no throw
+  fp8kit::detail::check_pointer(x, n, function, "x");
+  fp8kit::detail::check_pointer(y, n, function, "y");
+  fp8kit::detail::check_pointer(scales, count, function, "scales");
+  fp8kit::detail::check_scale_options(o, function);
   if constexpr (detail::is_int8_v<F>) {
-    const std::size_t count = block_count(rows, cols, b);  // validates b
-    int8_scale_from_amax(1.0f, o);                         // validates the options
     if (count == 0) return;
     const std::size_t block_cols = (cols + b.cols - 1) / b.cols;
     for (std::size_t r0 = 0, i = 0; r0 < rows; r0 += b.rows, ++i) {
@@ -160,13 +188,18 @@ void fake_quantize_blocks(const float* x, std::size_t rows, std::size_t cols, bl
 /// Straight-through estimator of fake_quantize_tensor<F>: grad_x[i] = grad_y[i] where
 /// |fl(x[i] / scale)| <= max finite of F (the value was not clipped), 0 elsewhere; NaN x gives 0.
 /// The quotient is the one quantize computes (correctly rounded float division).
-/// grad_x may alias grad_y. Throws std::invalid_argument unless scale is finite and > 0.
+/// grad_x may alias grad_y. Throws std::invalid_argument (before writing anything) unless scale
+/// is finite and > 0, or for a null pointer with n > 0.
 /// Example (e4m3fn, scale 1): x = {448, 449, -500}, grad_y = {1, 2, 3} -> grad_x = {1, 0, 0}
 template <class F>
 void fake_quantize_grad(const float* x, const float* grad_y, float* grad_x, std::size_t n,
                         float scale) {
   detail::check_format<F>();
-  fp8kit::detail::check_scale(scale, "ptq::fake_quantize_grad");
+  constexpr const char* function = "ptq::fake_quantize_grad";
+  fp8kit::detail::check_pointer(x, n, function, "x");
+  fp8kit::detail::check_pointer(grad_y, n, function, "grad_y");
+  fp8kit::detail::check_pointer(grad_x, n, function, "grad_x");
+  fp8kit::detail::check_scale(scale, function);
   fp8kit::detail::default_fp_env env;
   // |t| <= limit compared on the bits (t is never NaN for a finite x): no FP compare that
   // -ffast-math could assume away for an infinite quotient.

@@ -1,17 +1,17 @@
 #pragma once
 // Symmetric INT8 baseline with the same API shape as the fp8 bulk functions, so FP8 and INT8
 // can be compared on the same data: q = clamp(rne(fl(x / scale)), -127, 127), x ~= q * scale.
+// Argument checks as in bulk.hpp (a null pointer with n > 0 throws; see docs/bad_input.md).
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
-#include <string>
 
 #include "../bulk.hpp"
 #include "../config.hpp"
 #include "../convert.hpp"
+#include "../detail/checks.hpp"
 #include "../scaling.hpp"
 #include "detail/float_bits.hpp"
 
@@ -28,16 +28,6 @@ struct int8 {
 };
 
 namespace detail {
-
-/// Throws unless amax is finite and >= 0 (-0 allowed); on the bits, so DAZ cannot hide a
-/// negative subnormal.
-inline void check_amax(float amax, const char* function) {
-  const std::uint32_t b = float_bits(amax);
-  if (!is_finite_bits(amax) || b > 0x80000000u) {
-    throw std::invalid_argument(std::string("fp8kit::") + function +
-                                ": amax must be finite and >= 0");
-  }
-}
 
 /// Rounds t to the nearest integer in [-127, 127], ties to even; NaN gives 0. Integer steps
 /// only (no float compare, so loops vectorise and the rounding mode does not matter):
@@ -107,7 +97,7 @@ void for_each_quotient(const float* x, std::size_t n, const float* scales, std::
 /// the caller's FP environment.
 /// Example: int8_scale_from_amax(254.0f) == 2.0f
 inline float int8_scale_from_amax(float amax) {
-  detail::check_amax(amax, "ptq::int8_scale_from_amax");
+  fp8kit::detail::check_amax(amax, "ptq::int8_scale_from_amax");
   if ((detail::float_bits(amax) & 0x7FFFFFFFu) == 0) return 1.0f;  // bits: a DAZ-proof test
   fp8kit::detail::default_fp_env env;
   const float scale = amax / fp8kit::detail::opaque(127.0f);
@@ -123,13 +113,9 @@ inline float int8_scale_from_amax(float amax) {
 /// a non-finite margin.
 /// Example: int8_scale_from_amax(300.0f, {0, 1, true}) == 4.0f   (300 / 127 = 2.36)
 inline float int8_scale_from_amax(float amax, scale_options o) {
-  if (detail::is_nan_bits(o.backoff) || !(o.backoff > 0.0f && o.backoff <= 1.0f) ||
-      !detail::is_finite_bits(o.margin)) {
-    throw std::invalid_argument(
-        "fp8kit::ptq::int8_scale_from_amax: backoff must be in (0, 1] and margin finite");
-  }
+  fp8kit::detail::check_scale_options(o, "ptq::int8_scale_from_amax");
   if (o.margin == 0.0f && o.backoff == 1.0f && !o.pow2) return int8_scale_from_amax(amax);
-  detail::check_amax(amax, "ptq::int8_scale_from_amax");
+  fp8kit::detail::check_amax(amax, "ptq::int8_scale_from_amax");
   if ((detail::float_bits(amax) & 0x7FFFFFFFu) == 0) return 1.0f;
   fp8kit::detail::default_fp_env env;
   const double margin = o.margin < -400.0f ? -400.0 : o.margin > 400.0f ? 400.0 : double(o.margin);
@@ -153,6 +139,8 @@ inline float int8_scale_from_amax(float amax, scale_options o) {
 /// Throws std::invalid_argument (before writing anything) unless scale is finite and > 0.
 /// Example: x = {2.5, 3.5, -2.5, 1000, NaN}, scale 1 -> q = {2, 4, -2, 127, 0}
 inline void int8_quantize(const float* x, std::int8_t* q, std::size_t n, float scale) {
+  fp8kit::detail::check_pointer(x, n, "ptq::int8_quantize", "x");
+  fp8kit::detail::check_pointer(q, n, "ptq::int8_quantize", "q");
   fp8kit::detail::check_scale(scale, "ptq::int8_quantize");
   fp8kit::detail::default_fp_env env;
   detail::for_each_quotient(x, n, &scale, 0, [q](std::size_t i, float v, float t) {
@@ -160,9 +148,11 @@ inline void int8_quantize(const float* x, std::int8_t* q, std::size_t n, float s
   });
 }
 
-/// x[i] = fl(q[i] * scale) (one rounding). Throws std::invalid_argument unless scale is
-/// finite and > 0.
+/// x[i] = fl(q[i] * scale) (one rounding). Throws std::invalid_argument (before writing
+/// anything) unless scale is finite and > 0.
 inline void int8_dequantize(const std::int8_t* q, float* x, std::size_t n, float scale) {
+  fp8kit::detail::check_pointer(q, n, "ptq::int8_dequantize", "q");
+  fp8kit::detail::check_pointer(x, n, "ptq::int8_dequantize", "x");
   fp8kit::detail::check_scale(scale, "ptq::int8_dequantize");
   fp8kit::detail::default_fp_env env;
   for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(q[i]) * scale;
@@ -171,6 +161,8 @@ inline void int8_dequantize(const std::int8_t* q, float* x, std::size_t n, float
 /// y[i] = int8_dequantize(int8_quantize(x[i])); so NaN gives 0. x == y (in place) is allowed.
 /// Throws std::invalid_argument (before writing anything) unless scale is finite and > 0.
 inline void int8_fake_quantize(const float* x, float* y, std::size_t n, float scale) {
+  fp8kit::detail::check_pointer(x, n, "ptq::int8_fake_quantize", "x");
+  fp8kit::detail::check_pointer(y, n, "ptq::int8_fake_quantize", "y");
   fp8kit::detail::check_scale(scale, "ptq::int8_fake_quantize");
   fp8kit::detail::default_fp_env env;
   detail::for_each_quotient(x, n, &scale, 0, [y, scale](std::size_t i, float v, float t) {

@@ -10,6 +10,7 @@
 
 #include "../bulk.hpp"
 #include "../config.hpp"
+#include "../detail/checks.hpp"
 #include "detail/float_bits.hpp"
 
 #if FP8KIT_HAS_SPAN
@@ -52,16 +53,25 @@ inline error_sums sum_errors(const float* ref, const float* approx, std::size_t 
 
 inline double nan() noexcept { return std::numeric_limits<double>::quiet_NaN(); }
 
+/// Throws std::invalid_argument if ref or approx is null while n > 0.
+inline void check_arrays(const float* ref, const float* approx, std::size_t n,
+                         const char* function) {
+  fp8kit::detail::check_pointer(ref, n, function, "ref");
+  fp8kit::detail::check_pointer(approx, n, function, "approx");
+}
+
 }  // namespace detail
 
 // Every metric returns NaN if either array holds a NaN or an infinity (checked on the bits, so
-// also under -ffast-math): errors of non-finite data are undefined.
+// also under -ffast-math): errors of non-finite data are undefined. A null ref or approx with
+// n > 0 throws std::invalid_argument (null with n == 0 is an empty array).
 
 /// Signal-to-quantization-noise ratio in dB: 10 log10(sum ref^2 / sum (ref - approx)^2).
 /// Identical arrays (zero noise) give +inf; a zero reference (including n == 0) gives NaN
 /// whatever the approximation.
 /// Example: ref = {3, 4}, approx = {3, 3} -> 10 log10(25) = 13.9794 dB
-inline double sqnr_db(const float* ref, const float* approx, std::size_t n) noexcept {
+inline double sqnr_db(const float* ref, const float* approx, std::size_t n) {
+  detail::check_arrays(ref, approx, n, "ptq::sqnr_db");
   const detail::error_sums s = detail::sum_errors(ref, approx, n);
   if (!s.finite || s.signal == 0.0) return detail::nan();
   if (s.noise == 0.0) return std::numeric_limits<double>::infinity();
@@ -70,7 +80,8 @@ inline double sqnr_db(const float* ref, const float* approx, std::size_t n) noex
 
 /// Mean squared error: sum (ref - approx)^2 / n; NaN for n == 0.
 /// Example: ref = {3, 4}, approx = {3, 3} -> 0.5
-inline double mse(const float* ref, const float* approx, std::size_t n) noexcept {
+inline double mse(const float* ref, const float* approx, std::size_t n) {
+  detail::check_arrays(ref, approx, n, "ptq::mse");
   const detail::error_sums s = detail::sum_errors(ref, approx, n);
   if (!s.finite || n == 0) return detail::nan();
   return s.noise / double(n);
@@ -79,7 +90,8 @@ inline double mse(const float* ref, const float* approx, std::size_t n) noexcept
 /// Cosine similarity sum(ref * approx) / (|ref| |approx|), clamped to [-1, 1] (rounding could
 /// otherwise step past 1 for identical arrays). NaN if either norm is 0 (or n == 0).
 /// Example: ref = {3, 4}, approx = {3, 3} -> 21 / (5 * sqrt(18)) = 0.989949
-inline double cosine_similarity(const float* ref, const float* approx, std::size_t n) noexcept {
+inline double cosine_similarity(const float* ref, const float* approx, std::size_t n) {
+  detail::check_arrays(ref, approx, n, "ptq::cosine_similarity");
   const detail::error_sums s = detail::sum_errors(ref, approx, n);
   if (!s.finite || s.signal == 0.0 || s.approx == 0.0) return detail::nan();
   const double c = s.dot / (std::sqrt(s.signal) * std::sqrt(s.approx));
@@ -88,7 +100,8 @@ inline double cosine_similarity(const float* ref, const float* approx, std::size
 
 /// max |ref - approx|, each difference computed in double; 0 for n == 0.
 /// Example: ref = {3, 4}, approx = {3, 3} -> 1
-inline double max_abs_error(const float* ref, const float* approx, std::size_t n) noexcept {
+inline double max_abs_error(const float* ref, const float* approx, std::size_t n) {
+  detail::check_arrays(ref, approx, n, "ptq::max_abs_error");
   fp8kit::detail::default_fp_env env;
   std::uint32_t bad = 0;
   double m = 0;

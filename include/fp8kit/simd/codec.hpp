@@ -25,6 +25,7 @@
 //   normal: bits = (mag << (23 - M)) + normal_offset; subnormal: float(mag) * 2^(emin - M)
 //   (an exact product of normal floats); then inf / NaN codes and the sign.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "../config.hpp"
@@ -93,16 +94,41 @@ struct codec_params {
                 "codec_params: the code offset must be even and leave sum's exponent alone");
 };
 
-/// How a kernel scales: before encoding (x / value, x * inverse, x / each[i]) and after
-/// decoding (q * value, q * each[i]). fake_quantize does both with the same kind.
-enum class scale_kind { none, div, mul, each };
+/// How a kernel scales: before encoding (x / value, x * inverse, x / each[i], x / the scale of
+/// i's segment) and after decoding (q * value, q * each[i], q * the segment's scale).
+/// fake_quantize does both with the same kind.
+/// `segments`: element i (counted from the call's first element) belongs to segment
+/// (first + i) / segment, whose scale is each[that]; segment >= 16 (a vector of 16 lanes spans
+/// at most two segments). One scale per row of a matrix, or per block of a row.
+enum class scale_kind { none, div, mul, each, segments };
 
 struct scale_arg {
   scale_kind kind = scale_kind::none;
   float value = 1.0f;           // the (dequantization) scale
   float inverse = 1.0f;         // 1 / value when that is exact (kind == mul before encoding)
-  const float* each = nullptr;  // per-element scales (kind == each)
+  const float* each = nullptr;  // per-element (kind each) or per-segment (kind segments) scales
+  std::size_t segment = 0;      // kind segments: elements per segment
+  std::size_t first = 0;        // kind segments: elements of segment 0 before this call's start
+  bool stream = false;  // non-temporal stores whatever the size; the caller then store_fence()s
+  std::size_t prefetch = 0;  // > 0: prefetch the source this many elements ahead (AVX-512)
 };
+
+/// Non-temporal stores pay off only when the data cannot stay in the caches anyway: from this
+/// many bytes read plus written (about the L3 size of the machines we target), in one call or
+/// in an operation made of many calls (scale_arg::stream).
+inline constexpr std::size_t stream_threshold = std::size_t{32} << 20;
+
+/// s for a call starting k elements later.
+inline scale_arg advanced(const scale_arg& s, std::size_t k) noexcept {
+  scale_arg t = s;
+  if (t.kind == scale_kind::each) t.each += k;
+  if (t.kind == scale_kind::segments) {
+    const std::size_t position = s.first + k;
+    t.each += position / s.segment;
+    t.first = position % s.segment;
+  }
+  return t;
+}
 
 /// 1 / scale if multiplying by it equals dividing by scale for every float x: scale is a power
 /// of two whose reciprocal is a normal float. Otherwise 0.

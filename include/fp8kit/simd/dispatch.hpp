@@ -19,6 +19,10 @@
 #include "x86_avx2.hpp"
 #include "x86_avx512.hpp"
 
+#if FP8KIT_X86_DISPATCH
+#include <immintrin.h>
+#endif
+
 namespace fp8kit::detail {
 
 template <class T>
@@ -51,53 +55,41 @@ inline F opaque_code(F q) noexcept {
   return F::from_bits(bits);
 }
 
+/// The scale of element i (kinds div, mul, each and segments).
+inline float scale_of(const scale_arg& sc, std::size_t i) noexcept {
+  switch (sc.kind) {
+    case scale_kind::each: return sc.each[i];
+    case scale_kind::segments: return sc.each[(sc.first + i) / sc.segment];
+    default: return sc.value;  // mul: multiplying by the exact inverse equals this division
+  }
+}
+
 template <class F, class Src>
 void encode_scalar(const Src* src, F* dst, std::size_t n, saturation s,
                    const scale_arg& sc) noexcept {
-  switch (sc.kind) {
-    case scale_kind::none:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<F>(src[i], s);
-      return;
-    case scale_kind::div:
-    case scale_kind::mul:  // multiplying by an exact inverse equals this division
-      if constexpr (std::is_same_v<Src, float>) {
-        for (std::size_t i = 0; i < n; ++i)
-          dst[i] = fp8kit::convert<F>(src[i] / opaque(sc.value), s);
-      }
-      return;
-    case scale_kind::each:
-      if constexpr (std::is_same_v<Src, float>) {
-        for (std::size_t i = 0; i < n; ++i)
-          dst[i] = fp8kit::convert<F>(src[i] / opaque(sc.each[i]), s);
-      }
-      return;
+  if (sc.kind == scale_kind::none) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<F>(src[i], s);
+  } else if constexpr (std::is_same_v<Src, float>) {
+    for (std::size_t i = 0; i < n; ++i)
+      dst[i] = fp8kit::convert<F>(src[i] / opaque(scale_of(sc, i)), s);
   }
 }
 
 template <class F>
 void decode_scalar(const F* src, float* dst, std::size_t n, const scale_arg& sc) noexcept {
-  switch (sc.kind) {
-    case scale_kind::none:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<float>(src[i]);
-      return;
-    case scale_kind::div:
-    case scale_kind::mul:
-      for (std::size_t i = 0; i < n; ++i)
-        dst[i] = opaque(fp8kit::convert<float>(src[i])) * sc.value;
-      return;
-    case scale_kind::each:
-      for (std::size_t i = 0; i < n; ++i)
-        dst[i] = opaque(fp8kit::convert<float>(src[i])) * sc.each[i];
-      return;
+  if (sc.kind == scale_kind::none) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = fp8kit::convert<float>(src[i]);
+  } else {
+    for (std::size_t i = 0; i < n; ++i)
+      dst[i] = opaque(fp8kit::convert<float>(src[i])) * scale_of(sc, i);
   }
 }
 
 template <class F>
 void fake_quantize_scalar(const float* x, float* y, std::size_t n, saturation s,
                           const scale_arg& sc) noexcept {
-  const bool each = sc.kind == scale_kind::each;
   for (std::size_t i = 0; i < n; ++i) {
-    const float scale = each ? sc.each[i] : sc.value;
+    const float scale = scale_of(sc, i);
     const F q = opaque_code(fp8kit::convert<F>(x[i] / opaque(scale), s));
     y[i] = opaque(fp8kit::convert<float>(q)) * scale;
   }
@@ -129,6 +121,42 @@ void with_modes(saturation s, scale_kind k, Fn&& f) {
 template <class F>
 using storage_of = typename F::storage;
 
+/// Scale kinds every kernel set implements; only the AVX-512 kernels take kind segments (the
+/// others get one call per segment, see per_segment).
+template <scale_kind K>
+inline constexpr bool portable_kind = K != scale_kind::segments;
+
+/// The kind-div (or mul) scale_arg of segment j of a kind-segments scale_arg.
+inline scale_arg segment_scale(const scale_arg& s, std::size_t j) noexcept {
+  const float scale = s.each[j];
+  const float inverse = exact_inverse(scale);
+  return {
+      inverse != 0.0f ? scale_kind::mul : scale_kind::div, scale, inverse, nullptr, 0, 0, s.stream};
+}
+
+/// Runs call(offset, length, scale_arg) once per segment of a kind-segments scale_arg: the
+/// fallback for kernels without kind segments.
+template <class Call>
+void per_segment(std::size_t n, const scale_arg& s, Call call) {
+  std::size_t at = 0, j = 0;
+  for (std::size_t len = s.segment - s.first; at < n; at += len, len = s.segment, ++j) {
+    call(at, n - at < len ? n - at : len, segment_scale(s, j));
+  }
+}
+
+/// Orders earlier non-temporal stores before later stores: an operation that passed
+/// scale_arg::stream to its bulk calls calls this once at its end.
+inline void store_fence() noexcept {
+#if FP8KIT_X86_DISPATCH
+  _mm_sfence();
+#endif
+}
+
+/// True when the active kernels take kind segments themselves.
+inline bool native_segments() noexcept {
+  return FP8KIT_X86_DISPATCH && simd::active_isa() == simd::isa::avx512;
+}
+
 template <class F, class Src, scale_kind... Kinds>
 void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
   using T = typename F::traits;
@@ -142,21 +170,27 @@ void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const sca
       });
     case simd::isa::avx2:
       return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
-        avx2::encode<T, decltype(sat)::value, decltype(kind)::value>(src, out, n, sc);
+        if constexpr (portable_kind<decltype(kind)::value>) {
+          avx2::encode<T, decltype(sat)::value, decltype(kind)::value>(src, out, n, sc);
+        }
       });
 #endif
 #if FP8KIT_HAS_XSIMD && FP8KIT_X86_DISPATCH
     case simd::isa::sse2:
       return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
-        generic::encode_kernel<xsimd::sse2, T, decltype(sat)::value, decltype(kind)::value>(
-            src, out, n, sc);
+        if constexpr (portable_kind<decltype(kind)::value>) {
+          generic::encode_kernel<xsimd::sse2, T, decltype(sat)::value, decltype(kind)::value>(
+              src, out, n, sc);
+        }
       });
 #endif
 #if FP8KIT_HAS_XSIMD && !FP8KIT_X86_DISPATCH
     case simd::isa::neon:
       return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
-        generic::encode_kernel<xsimd::default_arch, T, decltype(sat)::value, decltype(kind)::value>(
-            src, out, n, sc);
+        if constexpr (portable_kind<decltype(kind)::value>) {
+          generic::encode_kernel<xsimd::default_arch, T, decltype(sat)::value,
+                                 decltype(kind)::value>(src, out, n, sc);
+        }
       });
 #endif
     default: break;
@@ -169,8 +203,13 @@ void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const sca
 template <class F, class Src>
 void encode_any(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
   if constexpr (std::is_same_v<Src, float>) {
-    encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each>(
-        src, dst, n, s, sc);
+    if (sc.kind == scale_kind::segments && !native_segments()) {
+      return per_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
+        encode_any(src + at, dst + at, len, s, part);
+      });
+    }
+    encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each,
+                 scale_kind::segments>(src, dst, n, s, sc);
   } else {
     encode_kinds<F, Src, scale_kind::none>(src, dst, n, s, sc);
   }
@@ -184,10 +223,20 @@ void decode_any(const F* src, float* dst, std::size_t n, const scale_arg& sc) {
   [[maybe_unused]] const auto* in = reinterpret_cast<const storage_of<F>*>(src);
   [[maybe_unused]] constexpr auto none = scale_kind::none, mul = scale_kind::mul,
                                   each = scale_kind::each;
+  if (sc.kind == scale_kind::div) {  // decoding multiplies by the scale either way
+    scale_arg times = sc;
+    times.kind = scale_kind::mul;
+    return decode_any(src, dst, n, times);
+  }
+  if (sc.kind == scale_kind::segments && !native_segments()) {
+    return per_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
+      decode_any(src + at, dst + at, len, part);
+    });
+  }
   switch (simd::active_isa()) {
 #if FP8KIT_X86_DISPATCH
     case simd::isa::avx512:
-      return with_kind<none, mul, each>(sc.kind, [&](auto kind) {
+      return with_kind<none, mul, each, scale_kind::segments>(sc.kind, [&](auto kind) {
         if constexpr (is_fp8_v<F>) {
           if (use_vbmi()) return avx512::decode_vbmi<F, decltype(kind)::value>(in, dst, n, sc);
         }
@@ -223,6 +272,12 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
   using T = typename F::traits;
   [[maybe_unused]] constexpr auto div = scale_kind::div, mul = scale_kind::mul,
                                   each = scale_kind::each;
+  if (sc.kind == scale_kind::segments &&
+      (codec_params<T>::integer_rounding || !native_segments())) {
+    return per_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
+      fake_quantize_any<F>(x + at, y + at, len, s, part);
+    });
+  }
   if constexpr (codec_params<T>::integer_rounding) {
     // bfloat16: quantize a chunk, then dequantize it.
     for (std::size_t i = 0; i < n; i += chunk) {
@@ -239,9 +294,10 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
     switch (simd::active_isa()) {
 #if FP8KIT_X86_DISPATCH
       case simd::isa::avx512:
-        return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
-          avx512::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);
-        });
+        return with_modes<div, mul, each, scale_kind::segments>(
+            s, sc.kind, [&](auto sat, auto kind) {
+              avx512::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);
+            });
       case simd::isa::avx2:
         return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
           avx2::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);

@@ -11,7 +11,8 @@
 //            fp8 value is exact in both), vpunpck*bw / vpunpck*wd widen; without VBMI the
 //            arithmetic decoder of codec.hpp;
 //   fused:   fake_quantize rounds in the float domain (sum - magic is the rounded value).
-// Outputs beyond stream_threshold use non-temporal stores for the 64-byte aligned body.
+// Outputs beyond stream_threshold (or when the caller asks: scale_arg::stream) use non-temporal
+// stores for the 64-byte aligned body.
 // Division and every add that rounds use the *_round_ps forms: GCC and Clang rewrite the plain
 // intrinsics under -ffast-math (x / s into x * (1 / s); (a + m) - m into a).
 
@@ -62,10 +63,6 @@ FP8KIT_AVX512_INLINE __mmask64 tail_mask64(std::size_t n) {
   return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1u;
 }
 
-/// Non-temporal stores pay off only when the data cannot stay in the caches anyway: from this
-/// many bytes read plus written (about the L3 size of the machines we target).
-inline constexpr std::size_t stream_threshold = std::size_t{32} << 20;
-
 // ---- Scaling applied before encoding / after decoding -------------------------------------
 
 /// Loop-invariant part of a scale_arg.
@@ -74,47 +71,81 @@ struct scale_regs {
   __m512 after;  // the multiplier applied after decoding (fake_quantize, dequantize)
 };
 
-template <scale_kind K>
-FP8KIT_AVX512_INLINE __m512 pre_scale(__m512 x, const scale_regs& r, const float* each,
-                                      std::size_t i, __mmask16 m) {
-  if constexpr (K == scale_kind::div) {
-    (void)m;
-    return _mm512_div_round_ps(x, r.value, rn);
-  } else if constexpr (K == scale_kind::mul) {
-    (void)m;
-    return _mm512_mul_round_ps(x, r.value, rn);
-  } else if constexpr (K == scale_kind::each) {
-    // Lanes outside the tail divide 0 by 0: NaN, never stored; SAE raises no flag.
-    return _mm512_div_round_ps(x, _mm512_maskz_loadu_ps(m, each + i), rn);
-  } else {
-    (void)r, (void)each, (void)i, (void)m;
-    return x;
-  }
-}
-
-template <scale_kind K>
-FP8KIT_AVX512_INLINE __m512 post_scale(__m512 x, const scale_regs& r, const float* each,
-                                       std::size_t i, __mmask16 m) {
-  if constexpr (K == scale_kind::none) {
-    (void)r, (void)each, (void)i, (void)m;
-    return x;
-  } else if constexpr (K == scale_kind::each) {
-    return _mm512_mul_round_ps(x, _mm512_maskz_loadu_ps(m, each + i), rn);
-  } else {
-    (void)m;
-    return _mm512_mul_round_ps(x, r.after, rn);
-  }
-}
-
-/// s with its per-element scales advanced by k elements.
-inline scale_arg advanced(const scale_arg& s, std::size_t k) noexcept {
-  scale_arg t = s;
-  if (t.each != nullptr) t.each += k;
-  return t;
-}
-
 FP8KIT_AVX512_INLINE scale_regs make_scale_regs(const scale_arg& s) {
   return {_mm512_set1_ps(s.kind == scale_kind::mul ? s.inverse : s.value), _mm512_set1_ps(s.value)};
+}
+
+/// Walks the segment scales of a kind-segments scale_arg 16 lanes at a time, in order.
+class segment_cursor {
+ public:
+  explicit segment_cursor(const scale_arg& s) noexcept
+      : scale_(s.each), segment_(s.segment), left_(s.segment - s.first) {}
+
+  /// The scales of the next 16 lanes, of which the first `valid` (1..16) exist. A segment
+  /// ending inside the vector hands the remaining lanes to the next one (segment >= 16, so at
+  /// most two meet). Never reads a scale beyond the segment of the last valid lane.
+  FP8KIT_AVX512_INLINE __m512 next(std::size_t valid) {
+    __m512 v = _mm512_set1_ps(*scale_);
+    if (left_ > 16) {
+      left_ -= 16;
+    } else if (left_ < valid) {
+      const auto rest = static_cast<__mmask16>(0xFFFFu << left_);
+      v = _mm512_mask_mov_ps(v, rest, _mm512_set1_ps(*++scale_));
+      left_ = segment_ - (16 - left_);
+    } else {
+      ++scale_;
+      left_ = segment_;
+    }
+    return v;
+  }
+
+ private:
+  const float* scale_;
+  std::size_t segment_;
+  std::size_t left_;  // lanes of the current segment still to come (1..segment)
+};
+
+/// The per-lane scales of the 16 lanes at i (kinds each and segments; unused otherwise).
+template <scale_kind K>
+FP8KIT_AVX512_INLINE __m512 lane_scales(const float* each, segment_cursor& cursor, std::size_t i,
+                                        __mmask16 m, std::size_t valid) {
+  if constexpr (K == scale_kind::each) {
+    // Lanes outside the tail divide 0 by 0: NaN, never stored; SAE raises no flag.
+    return _mm512_maskz_loadu_ps(m, each + i);
+  } else if constexpr (K == scale_kind::segments) {
+    return cursor.next(valid);
+  } else {
+    (void)each, (void)cursor, (void)i, (void)m, (void)valid;
+    return _mm512_setzero_ps();
+  }
+}
+
+/// x before encoding: divided by (or multiplied by the exact inverse of) its scale.
+template <scale_kind K>
+FP8KIT_AVX512_INLINE __m512 pre_scale(__m512 x, const scale_regs& r, __m512 lanes) {
+  if constexpr (K == scale_kind::div) {
+    return _mm512_div_round_ps(x, r.value, rn);
+  } else if constexpr (K == scale_kind::mul) {
+    return _mm512_mul_round_ps(x, r.value, rn);
+  } else if constexpr (K == scale_kind::each || K == scale_kind::segments) {
+    return _mm512_div_round_ps(x, lanes, rn);
+  } else {
+    (void)r, (void)lanes;
+    return x;
+  }
+}
+
+/// x after decoding: times its scale.
+template <scale_kind K>
+FP8KIT_AVX512_INLINE __m512 post_scale(__m512 x, const scale_regs& r, __m512 lanes) {
+  if constexpr (K == scale_kind::none) {
+    (void)r, (void)lanes;
+    return x;
+  } else if constexpr (K == scale_kind::each || K == scale_kind::segments) {
+    return _mm512_mul_round_ps(x, lanes, rn);
+  } else {
+    return _mm512_mul_round_ps(x, r.after, rn);
+  }
 }
 
 // ---- Encoder: float lanes -> code lanes (int32) ---------------------------------------------
@@ -259,6 +290,25 @@ FP8KIT_AVX512_INLINE void store_codes16(Dst* dst, __m512i code) {
   }
 }
 
+/// Prefetches the `bytes` bytes that lie `distance` bytes after p (distance 0: nothing), so that
+/// a caller making several passes has its next piece in cache when it gets there. Prefetches
+/// never fault, so the address may lie beyond the data.
+FP8KIT_AVX512_INLINE void prefetch_ahead(const void* p, std::size_t bytes, std::size_t distance) {
+  if (distance == 0) return;
+  const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(p) + distance;
+  for (std::size_t k = 0; k < bytes; k += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(at + k), _MM_HINT_T0);
+  }
+}
+
+/// src[i..i+16) as floats (lanes from m, `valid` of them), scaled for encoding.
+template <scale_kind K, class Src>
+FP8KIT_AVX512_INLINE __m512 load_scaled(const Src* src, std::size_t i, __mmask16 m,
+                                        std::size_t valid, const scale_regs& r, const float* each,
+                                        segment_cursor& cursor) {
+  return pre_scale<K>(load16(src + i, m), r, lane_scales<K>(each, cursor, i, m, valid));
+}
+
 // ---- Kernels -------------------------------------------------------------------------------
 
 /// dst[i] = code of T for pre_scale(src[i]); Src is float, bfloat16 or half (K == none then);
@@ -267,6 +317,7 @@ FP8KIT_AVX512_INLINE void store_codes16(Dst* dst, __m512i code) {
 template <class T, saturation S, scale_kind K, bool Stream, class Src, class Dst>
 FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, const scale_arg& s) {
   const scale_regs r = make_scale_regs(s);
+  segment_cursor cursor(s);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
   if constexpr (std::is_same_v<Src, bfloat16> && sizeof(Dst) == 1) {
@@ -298,13 +349,11 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
     }
   }
   for (; i + 64 <= n; i += 64) {
-    const __m512i c0 = encode16<T, S>(pre_scale<K>(load16(src + i, all), r, s.each, i, all));
-    const __m512i c1 =
-        encode16<T, S>(pre_scale<K>(load16(src + i + 16, all), r, s.each, i + 16, all));
-    const __m512i c2 =
-        encode16<T, S>(pre_scale<K>(load16(src + i + 32, all), r, s.each, i + 32, all));
-    const __m512i c3 =
-        encode16<T, S>(pre_scale<K>(load16(src + i + 48, all), r, s.each, i + 48, all));
+    prefetch_ahead(src + i, 64 * sizeof(Src), s.prefetch * sizeof(Src));
+    const __m512i c0 = encode16<T, S>(load_scaled<K>(src, i, all, 16, r, s.each, cursor));
+    const __m512i c1 = encode16<T, S>(load_scaled<K>(src, i + 16, all, 16, r, s.each, cursor));
+    const __m512i c2 = encode16<T, S>(load_scaled<K>(src, i + 32, all, 16, r, s.each, cursor));
+    const __m512i c3 = encode16<T, S>(load_scaled<K>(src, i + 48, all, 16, r, s.each, cursor));
     if constexpr (Stream && sizeof(Dst) == 1) {
       __m512i z = _mm512_castsi128_si512(_mm512_cvtepi32_epi8(c0));
       z = _mm512_inserti32x4(z, _mm512_cvtepi32_epi8(c1), 1);
@@ -320,12 +369,13 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? all : tail_mask16(n - i);
-    store_codes16(dst + i, encode16<T, S>(pre_scale<K>(load16(src + i, m), r, s.each, i, m)), m);
+    store_codes16(dst + i, encode16<T, S>(load_scaled<K>(src, i, m, n - i, r, s.each, cursor)), m);
   }
 }
 
 /// Runs range<false> on a head that brings dst to a 64-byte boundary, range<true> on whole
-/// blocks, range<false> on the rest, then fences the non-temporal stores.
+/// blocks, range<false> on the rest, then fences the non-temporal stores (unless the caller
+/// asked for them: it calls store_fence() after its last call).
 template <std::size_t Block, class Src, class Dst, class Range>
 FP8KIT_AVX512_INLINE void streamed(const Src* src, Dst* dst, std::size_t n, const scale_arg& s,
                                    Range range) {
@@ -336,13 +386,13 @@ FP8KIT_AVX512_INLINE void streamed(const Src* src, Dst* dst, std::size_t n, cons
   range(std::true_type{}, src + head, dst + head, body, advanced(s, head));
   range(std::false_type{}, src + head + body, dst + head + body, n - head - body,
         advanced(s, head + body));
-  _mm_sfence();
+  if (!s.stream) _mm_sfence();  // a caller that asked for streaming fences once, at its end
 }
 
 template <class T, saturation S, scale_kind K, class Src, class Dst>
 FP8KIT_AVX512_FN void encode(const Src* src, Dst* dst, std::size_t n, const scale_arg& s) {
   if constexpr (sizeof(Dst) == 1) {
-    if (n * (sizeof(Src) + sizeof(Dst)) >= stream_threshold) {
+    if (s.stream || n * (sizeof(Src) + sizeof(Dst)) >= stream_threshold) {
       streamed<64>(src, dst, n, s,
                    [](auto stream, const Src* a, Dst* b, std::size_t m, const scale_arg& t) {
                      encode_range<T, S, K, decltype(stream)::value>(a, b, m, t);
@@ -357,6 +407,7 @@ FP8KIT_AVX512_FN void encode(const Src* src, Dst* dst, std::size_t n, const scal
 template <class T, scale_kind K, class Src>
 FP8KIT_AVX512_FN void decode(const Src* src, float* dst, std::size_t n, const scale_arg& s) {
   const scale_regs r = make_scale_regs(s);
+  segment_cursor cursor(s);
   for (std::size_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : tail_mask16(n - i);
     __m512i c;
@@ -365,7 +416,8 @@ FP8KIT_AVX512_FN void decode(const Src* src, float* dst, std::size_t n, const sc
     } else {
       c = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
     }
-    _mm512_mask_storeu_ps(dst + i, m, post_scale<K>(decode16<T>(c), r, s.each, i, m));
+    const __m512 lanes = lane_scales<K>(s.each, cursor, i, m, n - i);
+    _mm512_mask_storeu_ps(dst + i, m, post_scale<K>(decode16<T>(c), r, lanes));
   }
 }
 
@@ -374,30 +426,36 @@ template <class T, saturation S, scale_kind K, bool Stream>
 FP8KIT_AVX512_FN void fake_quantize_range(const float* x, float* y, std::size_t n,
                                           const scale_arg& s) {
   const scale_regs r = make_scale_regs(s);
+  segment_cursor cursor(s);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m512 v0 = round16<T, S>(pre_scale<K>(_mm512_loadu_ps(x + i), r, s.each, i, all));
+    prefetch_ahead(x + i, 32 * sizeof(float), s.prefetch * sizeof(float));
+    const __m512 l0 = lane_scales<K>(s.each, cursor, i, all, 16);
+    const __m512 l1 = lane_scales<K>(s.each, cursor, i + 16, all, 16);
+    const __m512 v0 =
+        post_scale<K>(round16<T, S>(pre_scale<K>(_mm512_loadu_ps(x + i), r, l0)), r, l0);
     const __m512 v1 =
-        round16<T, S>(pre_scale<K>(_mm512_loadu_ps(x + i + 16), r, s.each, i + 16, all));
+        post_scale<K>(round16<T, S>(pre_scale<K>(_mm512_loadu_ps(x + i + 16), r, l1)), r, l1);
     if constexpr (Stream) {
-      _mm512_stream_ps(y + i, post_scale<K>(v0, r, s.each, i, all));
-      _mm512_stream_ps(y + i + 16, post_scale<K>(v1, r, s.each, i + 16, all));
+      _mm512_stream_ps(y + i, v0);
+      _mm512_stream_ps(y + i + 16, v1);
     } else {
-      _mm512_storeu_ps(y + i, post_scale<K>(v0, r, s.each, i, all));
-      _mm512_storeu_ps(y + i + 16, post_scale<K>(v1, r, s.each, i + 16, all));
+      _mm512_storeu_ps(y + i, v0);
+      _mm512_storeu_ps(y + i + 16, v1);
     }
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? all : tail_mask16(n - i);
-    const __m512 v = round16<T, S>(pre_scale<K>(_mm512_maskz_loadu_ps(m, x + i), r, s.each, i, m));
-    _mm512_mask_storeu_ps(y + i, m, post_scale<K>(v, r, s.each, i, m));
+    const __m512 l = lane_scales<K>(s.each, cursor, i, m, n - i);
+    const __m512 v = round16<T, S>(pre_scale<K>(_mm512_maskz_loadu_ps(m, x + i), r, l));
+    _mm512_mask_storeu_ps(y + i, m, post_scale<K>(v, r, l));
   }
 }
 
 template <class T, saturation S, scale_kind K>
 FP8KIT_AVX512_FN void fake_quantize(const float* x, float* y, std::size_t n, const scale_arg& s) {
-  if (n * 8 >= stream_threshold) {
+  if (s.stream || n * 8 >= stream_threshold) {
     streamed<32>(x, y, n, s,
                  [](auto stream, const float* a, float* b, std::size_t m, const scale_arg& t) {
                    fake_quantize_range<T, S, K, decltype(stream)::value>(a, b, m, t);
@@ -502,12 +560,14 @@ FP8KIT_AVX512VBMI_FN void decode_vbmi_range(const std::uint8_t* src, float* dst,
                                             const scale_arg& s) {
   const vbmi_regs t = make_vbmi_regs<F, bfloat16, saturation::none>(shuffles_v.to32);
   const scale_regs r = make_scale_regs(s);
+  segment_cursor cursor(s);
   std::size_t i = 0;
   for (; i + 64 <= n; i += 64) {
     __m512 f[4];
     decode64<F>(_mm512_loadu_si512(src + i), t, f);
     for (std::size_t j = 0; j < 4; ++j) {
-      const __m512 v = post_scale<K>(f[j], r, s.each, i + 16 * j, 0xFFFF);
+      const __m512 lanes = lane_scales<K>(s.each, cursor, i + 16 * j, 0xFFFF, 16);
+      const __m512 v = post_scale<K>(f[j], r, lanes);
       if constexpr (Stream) {
         _mm512_stream_ps(dst + i + 16 * j, v);
       } else {
@@ -519,9 +579,10 @@ FP8KIT_AVX512VBMI_FN void decode_vbmi_range(const std::uint8_t* src, float* dst,
     const __mmask64 m = tail_mask64(n - i);
     __m512 f[4];
     decode64<F>(_mm512_maskz_loadu_epi8(m, src + i), t, f);
-    for (std::size_t j = 0; j < 4; ++j) {
+    for (std::size_t j = 0; 16 * j < n - i; ++j) {  // only vectors with lanes to store
       const auto mj = static_cast<__mmask16>(m >> (16 * j));
-      _mm512_mask_storeu_ps(dst + i + 16 * j, mj, post_scale<K>(f[j], r, s.each, i + 16 * j, mj));
+      const __m512 lanes = lane_scales<K>(s.each, cursor, i + 16 * j, mj, n - i - 16 * j);
+      _mm512_mask_storeu_ps(dst + i + 16 * j, mj, post_scale<K>(f[j], r, lanes));
     }
   }
 }
@@ -529,7 +590,7 @@ FP8KIT_AVX512VBMI_FN void decode_vbmi_range(const std::uint8_t* src, float* dst,
 template <class F, scale_kind K>
 FP8KIT_AVX512VBMI_FN void decode_vbmi(const std::uint8_t* src, float* dst, std::size_t n,
                                       const scale_arg& s) {
-  if (n * 5 >= stream_threshold) {
+  if (s.stream || n * 5 >= stream_threshold) {
     streamed<64>(
         src, dst, n, s,
         [](auto stream, const std::uint8_t* a, float* b, std::size_t m, const scale_arg& t) {

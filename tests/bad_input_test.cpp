@@ -529,6 +529,31 @@ void check_channel_reduction(const std::string& function, Call call) {
   EXPECT_NO_THROW(call(null<const float>(), 0, 3, channel_axis::rows, null<float>()));
 }
 
+/// Per-channel scale functions call(x, rows, cols, axis, scales, options): the reduction checks,
+/// bad options, NaN and inf ignored (scale_of(amax) is the expected scale), empty channels get 1.
+template <class Call, class ScaleOf>
+void check_channel_scales(const std::string& function, Call call, ScaleOf scale_of) {
+  check_channel_reduction(
+      function, [&](const float* px, std::size_t r, std::size_t c, channel_axis a, float* out) {
+        call(px, r, c, a, out, {});
+      });
+  const std::vector<float> x = {1, -4, nan_f, 2, inf_f, 0};  // 2 x 3
+  sentinel<float> out(3);
+  EXPECT_TRUE(rejects(
+      function, "backoff",
+      [&] {
+        call(x.data(), 2, 3, channel_axis::rows, out.data(), {0, 0, false});
+      },
+      out));
+  float s[3];
+  call(x.data(), 2, 3, channel_axis::rows, s, {});  // NaN and inf do not count
+  EXPECT_EQ(s[0], scale_of(4.0f));
+  EXPECT_EQ(s[1], scale_of(2.0f));
+  call(nullptr, 0, 3, channel_axis::cols, s, {});  // empty channels get 1
+  EXPECT_EQ(s[0], 1.0f);
+  EXPECT_EQ(s[2], 1.0f);
+}
+
 /// Block-wise functions call(x, rows, cols, b, blocks), `blocks` one value per block (others:
 /// outputs the lambda also writes): empty shapes, null pointers, rows * cols overflow (checked
 /// first, with b = 1 x 1), empty matrices.
@@ -606,24 +631,12 @@ TYPED_TEST(BadInputPtq, FakeQuantizeTensor) {
 
 TYPED_TEST(BadInputPtq, ChannelScales) {
   using F = TypeParam;
-  const auto call = [](const float* x, std::size_t r, std::size_t c, channel_axis a, float* s,
-                       scale_options o = {}) { ptq::channel_scales<F>(x, r, c, a, s, o); };
-  check_channel_reduction("ptq::channel_scales", call);
-  const std::vector<float> x = {1, -4, nan_f, 2, inf_f, 0};  // 2 x 3
-  sentinel<float> out(3);
-  EXPECT_TRUE(rejects(
-      "ptq::channel_scales", "backoff",
-      [&] {
-        call(x.data(), 2, 3, channel_axis::rows, out.data(), {0, 0, false});
+  check_channel_scales(
+      "ptq::channel_scales",
+      [](const float* x, std::size_t r, std::size_t c, channel_axis a, float* s, scale_options o) {
+        ptq::channel_scales<F>(x, r, c, a, s, o);
       },
-      out));
-  float s[3];
-  call(x.data(), 2, 3, channel_axis::rows, s);  // NaN and inf do not count
-  EXPECT_EQ(s[0], ptq::scale_for<F>(4.0f));
-  EXPECT_EQ(s[1], ptq::scale_for<F>(2.0f));
-  call(nullptr, 0, 3, channel_axis::cols, s);  // empty channels get 1
-  EXPECT_EQ(s[0], 1.0f);
-  EXPECT_EQ(s[2], 1.0f);
+      [](float amax) { return ptq::scale_for<F>(amax); });
 }
 
 TYPED_TEST(BadInputPtq, FakeQuantizeChannels) {
@@ -871,26 +884,12 @@ TEST(BadInputScaling, AmaxPerChannel) {
 }
 
 TEST(BadInputScaling, ScalesPerChannel) {
-  const auto call = [](const float* x, std::size_t r, std::size_t c, channel_axis a, float* s,
-                       scale_options o = {}) {
-    fp8kit::scales_per_channel<e4m3fn>(x, r, c, a, s, o);
-  };
-  check_channel_reduction("scales_per_channel", call);
-  const std::vector<float> x = {1, -4, nan_f, 2, inf_f, 0};
-  sentinel<float> out(3);
-  EXPECT_TRUE(rejects(
-      "scales_per_channel", "backoff",
-      [&] {
-        call(x.data(), 2, 3, channel_axis::rows, out.data(), {0, 0, false});
+  check_channel_scales(
+      "scales_per_channel",
+      [](const float* x, std::size_t r, std::size_t c, channel_axis a, float* s, scale_options o) {
+        fp8kit::scales_per_channel<e4m3fn>(x, r, c, a, s, o);
       },
-      out));
-  float s[3];
-  call(x.data(), 2, 3, channel_axis::rows, s);  // NaN and inf do not count
-  EXPECT_EQ(s[0], fp8kit::scale_from_amax<e4m3fn>(4.0f));
-  EXPECT_EQ(s[1], fp8kit::scale_from_amax<e4m3fn>(2.0f));
-  call(nullptr, 0, 3, channel_axis::cols, s);  // empty channels get 1
-  EXPECT_EQ(s[0], 1.0f);
-  EXPECT_EQ(s[2], 1.0f);
+      [](float amax) { return fp8kit::scale_from_amax<e4m3fn>(amax); });
 }
 
 TEST(BadInputScaling, QuantizePerChannel) {

@@ -1,14 +1,16 @@
-// libFuzzer target: arbitrary bytes become the data, length, offset, scale, format and operation
-// of a bulk call; the result must equal the scalar conversion applied element by element, and
-// nothing outside the output range may change.
+// libFuzzer target: arbitrary bytes become the data, length, offset, scale, format, operation
+// and kernel (instruction set) of a bulk call; the result must equal the scalar conversion applied
+// element by element, and nothing outside the output range may change.
 //
-// Input layout: [op][format][offset][scale: 4 bytes][payload...]
+// Input layout: [op][format][offset (low 4 bits), kernel (high 4 bits)][scale: 4 bytes][payload...]
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <fp8kit/fp8kit.hpp>
 #include <stdexcept>
 #include <vector>
+
+#include "kernel.hpp"
 
 namespace {
 
@@ -136,6 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t op = data[0], format = data[1];
   // Misalignment relative to vector width, in whole elements (a float* must stay 4-aligned).
   const std::size_t offset = std::size_t{data[2] % 16u} * 4;
+  fuzz::use_kernel(data[2] >> 4);
   float scale;
   std::memcpy(&scale, data + 3, 4);
   data += 7;

@@ -17,6 +17,7 @@
 
 #include "fp8kit/convert.hpp"
 #include "fp8kit/half.hpp"
+#include "fp8kit/mx.hpp"
 #include "support/formats.hpp"
 
 #if defined(__linux__)
@@ -188,7 +189,7 @@ TEST(Amax, SegmentAndFillKernelsMatchTheirDefinitions) {
     const auto segments = fp8kit::detail::amax_segments_kernel(i);
     const auto fill = fp8kit::detail::fill_segments_kernel(i);
     for (std::size_t seg : std::vector<std::size_t>{1, 3, 16, 32, 37, 128}) {
-      for (std::size_t n : std::vector<std::size_t>{0, 1, 31, 32, 33, 100, 1000}) {
+      for (std::size_t n : std::vector<std::size_t>{0, 1, 31, 32, 33, 100, 1000, 1100}) {
         const std::size_t count = (n + seg - 1) / seg;
         std::vector<std::uint32_t> acc(count + 1, 5u), expected(count + 1, 5u);
         acc.back() = expected.back() = 0xDEADBEEFu;  // sentinel
@@ -655,6 +656,46 @@ TEST(Scaling, LargeMatricesGiveTheSameBits) {
         << b.rows << "x" << b.cols;
   }
 }
+
+#if SCALING_TEST_HAS_MXCSR
+// The scaling functions set the default FP environment once for all their bulk calls: a caller's
+// FTZ + DAZ + round-toward-zero changes no bit, with subnormal data, scales and results.
+TEST(Scaling, IgnoresTheCallersFloatingPointEnvironment) {
+  using F = fp8kit::e4m3fn;
+  const std::size_t rows = 6, cols = 96, n = rows * cols;
+  std::vector<float> x = random_values(n, 3, 1.0f);
+  for (std::size_t k = 0; k < n; k += 3) x[k] *= 1e-39f;  // subnormal inputs
+  std::vector<float> scales(rows, 1e-40f);                // subnormal scales
+  scales[1] = 0.37f;
+  const auto run = [&] {
+    std::vector<float> out;
+    std::vector<F> q(n);
+    std::vector<float> y(n), block_scales(fp8kit::block_count(rows, cols, {2, 32}));
+    fp8kit::quantize_per_channel(x.data(), rows, cols, fp8kit::channel_axis::rows, scales.data(),
+                                 q.data());
+    for (F v : q) out.push_back(float(v.bits()));
+    fp8kit::dequantize_per_channel(q.data(), rows, cols, fp8kit::channel_axis::rows, scales.data(),
+                                   y.data());
+    out.insert(out.end(), y.begin(), y.end());
+    fp8kit::fake_quantize_blockwise<F>(x.data(), rows, cols, {2, 32}, y.data(),
+                                       block_scales.data());
+    out.insert(out.end(), y.begin(), y.end());
+    out.insert(out.end(), block_scales.begin(), block_scales.end());
+    std::vector<fp8kit::e8m0fnu> mx_scales(fp8kit::mx_scale_count(n));
+    fp8kit::mx_quantize(x.data(), n, q.data(), mx_scales.data());
+    fp8kit::mx_dequantize(q.data(), n, mx_scales.data(), y.data());
+    out.insert(out.end(), y.begin(), y.end());
+    return out;
+  };
+  const std::vector<float> want = run();
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr((saved & ~0x6000u) | 0x6000u | 0x8040u);  // round toward zero, FTZ, DAZ
+  const std::vector<float> got = run();
+  _mm_setcsr(saved);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t k = 0; k < got.size(); ++k) ASSERT_EQ(bits_of(got[k]), bits_of(want[k])) << k;
+}
+#endif
 
 // ------------------------------------------------------------------------------------------
 // block-wise

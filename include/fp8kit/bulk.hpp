@@ -49,24 +49,22 @@ inline scale_arg per_segment(const float* scales, std::size_t segment,
   return {scale_kind::segments, 1.0f, 0.0f, scales, segment, 0, stream};
 }
 
-// The bulk operations with any scale_arg, for the scaling layer (which validates its scales):
+// The bulk operations with any scale_arg, for the scaling layer, which validates its scales and
+// sets the FP environment (default_fp_env) once for its many calls:
 // q[i] = F(fl(x[i] / scale of i)), x[i] = fl(float(q[i]) * scale of i). Same kernels as below.
 template <class F>
 void quantize_with(const float* x, F* q, std::size_t n, saturation s, const scale_arg& sc) {
-  default_fp_env env;
   encode_any(x, q, n, s, sc);
 }
 
 template <class F>
 void dequantize_with(const F* q, float* x, std::size_t n, const scale_arg& sc) {
-  default_fp_env env;
   decode_any(q, x, n, sc);
 }
 
 template <class F>
 void fake_quantize_with(const float* x, float* y, std::size_t n, saturation s,
                         const scale_arg& sc) {
-  default_fp_env env;
   fake_quantize_any<F>(x, y, n, s, sc);
 }
 

@@ -192,26 +192,29 @@ inline std::size_t channel_count(std::size_t rows, std::size_t cols, channel_axi
 }
 
 /// Checks the arguments of a per-channel function: sizes, pointers (x and out hold rows * cols
-/// elements, scales one per channel) and, when `check_values`, the scales themselves.
-inline void check_channels(const void* x, const void* out, const float* scales, std::size_t rows,
-                           std::size_t cols, channel_axis a, bool check_values,
+/// elements, the per-channel array `channels` one value per channel, named `name`) and, when
+/// `check_values`, the scales in it.
+inline void check_channels(const void* x, const void* out, const float* channels, const char* name,
+                           std::size_t rows, std::size_t cols, channel_axis a, bool check_values,
                            const char* function) {
   const std::size_t n = checked_product(rows, cols, function);
   check_pointer(x, n, function, "x");
   check_pointer(out, n, function, "output");
-  check_pointer(scales, channel_count(rows, cols, a), function, "scales");
-  if (check_values) check_scales(scales, channel_count(rows, cols, a), function);
+  check_pointer(channels, channel_count(rows, cols, a), function, name);
+  if (check_values) check_scales(channels, channel_count(rows, cols, a), function);
 }
 
 /// Runs op(offset, length, scale_arg) over a rows x cols matrix with one scale per channel:
 /// axis rows in one call (one segment per row), axis cols in one call per row (element-wise
-/// scales). Non-temporal stores when the whole operation moves at least stream_threshold bytes
+/// scales; each call prefetches the next row). Non-temporal stores when the whole operation moves
+/// at least stream_threshold bytes
 /// (`bytes` per element read plus written), as one call of that size would.
 template <class Op>
 void for_channels(std::size_t rows, std::size_t cols, channel_axis a, const float* scales,
                   std::size_t bytes, Op op) {
   const std::size_t n = rows * cols;
   const bool stream = n * bytes >= stream_threshold;
+  default_fp_env env;
   if (a == channel_axis::cols) {
     scale_arg each = per_element(scales, stream);
     each.prefetch = cols;
@@ -233,7 +236,7 @@ void for_channels(std::size_t rows, std::size_t cols, channel_axis a, const floa
 /// Example: x = {1, -4, 3, 2} as 2 x 2 -> rows: {4, 3}; cols: {3, 4}
 inline void amax_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                              float* out) {
-  detail::check_channels(x, x, out, rows, cols, a, false, "amax_per_channel");
+  detail::check_channels(x, x, out, "out", rows, cols, a, false, "amax_per_channel");
   const simd::isa isa = simd::active_isa();
   if (a == channel_axis::rows) {
     const auto kernel = detail::amax_bits_kernel(isa);
@@ -264,7 +267,7 @@ template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                         float* scales, scale_options o = {}) {
   detail::check_scale_options(o, "scales_per_channel");
-  detail::check_channels(x, x, scales, rows, cols, a, false, "scales_per_channel");
+  detail::check_channels(x, x, scales, "scales", rows, cols, a, false, "scales_per_channel");
   amax_per_channel(x, rows, cols, a, scales);
   detail::default_fp_env env;
   const std::size_t channels = detail::channel_count(rows, cols, a);
@@ -286,7 +289,7 @@ void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, chan
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                           const float* scales, F* q, saturation s = saturation::finite) {
-  detail::check_channels(x, q, scales, rows, cols, a, true, "quantize_per_channel");
+  detail::check_channels(x, q, scales, "scales", rows, cols, a, true, "quantize_per_channel");
   detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::quantize_with(x + at, q + at, len, s, sc);
@@ -297,7 +300,7 @@ void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, ch
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, channel_axis a,
                             const float* scales, float* x) {
-  detail::check_channels(q, x, scales, rows, cols, a, true, "dequantize_per_channel");
+  detail::check_channels(q, x, scales, "scales", rows, cols, a, true, "dequantize_per_channel");
   detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::dequantize_with(q + at, x + at, len, sc);
@@ -309,7 +312,7 @@ void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, chan
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                                const float* scales, float* y, saturation s = saturation::finite) {
-  detail::check_channels(x, y, scales, rows, cols, a, true, "fake_quantize_per_channel");
+  detail::check_channels(x, y, scales, "scales", rows, cols, a, true, "fake_quantize_per_channel");
   detail::for_channels(rows, cols, a, scales, 2 * sizeof(float),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::fake_quantize_with<F>(x + at, y + at, len, s, sc);
@@ -419,15 +422,15 @@ void apply_tile(const tile& t, const float* scales, bool stream, std::size_t pre
 }
 
 /// Checks the arguments of a block-wise function: the block shape, sizes and pointers (x and
-/// out hold rows * cols elements, scales one per block).
-inline void check_blocks(const void* x, const void* out, const float* scales, std::size_t rows,
-                         std::size_t cols, block_shape b, const char* function) {
+/// out hold rows * cols elements, `blocks`, named `name`, one value per block).
+inline void check_blocks(const void* x, const void* out, const float* blocks, const char* name,
+                         std::size_t rows, std::size_t cols, block_shape b, const char* function) {
   check_block(b, function);
   const std::size_t n = checked_product(rows, cols, function);
   check_pointer(x, n, function, "x");
   check_pointer(out, n, function, "output");
-  check_pointer(scales, n == 0 ? 0 : count_blocks(rows, b.rows) * count_blocks(cols, b.cols),
-                function, "scales");
+  check_pointer(blocks, n == 0 ? 0 : count_blocks(rows, b.rows) * count_blocks(cols, b.cols),
+                function, name);
 }
 
 /// Calls f(tile, its scales) for every tile of the matrix, block row by block row (Scale: float
@@ -472,7 +475,7 @@ void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b
 /// block shape, a null pointer with a nonzero count or a rows * cols that overflows.
 inline void amax_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                            float* out) {
-  detail::check_blocks(x, x, out, rows, cols, b, "amax_blockwise");
+  detail::check_blocks(x, x, out, "out", rows, cols, b, "amax_blockwise");
   if (rows == 0 || cols == 0) return;
   std::vector<std::uint32_t> acc(detail::count_blocks(cols, b.cols));
   const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
@@ -489,7 +492,7 @@ inline void amax_blockwise(const float* x, std::size_t rows, std::size_t cols, b
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                       float* scales, scale_options o = {}) {
-  detail::check_blocks(x, x, scales, rows, cols, b, "scales_blockwise");
+  detail::check_blocks(x, x, scales, "scales", rows, cols, b, "scales_blockwise");
   detail::check_scale_options(o, "scales_blockwise");
   detail::blockwise<F>(x, rows, cols, b, scales, o,
                        [](const detail::tile&, const float*, std::size_t) {});
@@ -504,7 +507,7 @@ void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, F* q,
                         float* scales, scale_options o = {}) {
-  detail::check_blocks(x, q, scales, rows, cols, b, "quantize_blockwise");
+  detail::check_blocks(x, q, scales, "scales", rows, cols, b, "quantize_blockwise");
   detail::check_scale_options(o, "quantize_blockwise");
   const bool stream = rows * cols * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
   detail::blockwise<F>(x, rows, cols, b, scales, o,
@@ -523,7 +526,7 @@ void quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, bloc
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                              float* y, float* scales, scale_options o = {}) {
-  detail::check_blocks(x, y, scales, rows, cols, b, "fake_quantize_blockwise");
+  detail::check_blocks(x, y, scales, "scales", rows, cols, b, "fake_quantize_blockwise");
   detail::check_scale_options(o, "fake_quantize_blockwise");
   const bool stream = rows * cols * 2 * sizeof(float) >= detail::stream_threshold;
   detail::blockwise<F>(x, rows, cols, b, scales, o,
@@ -545,7 +548,7 @@ void fake_quantize_blockwise(const float* x, std::size_t rows, std::size_t cols,
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_blockwise(const F* q, std::size_t rows, std::size_t cols, block_shape b,
                           const float* scales, float* x) {
-  detail::check_blocks(q, x, scales, rows, cols, b, "dequantize_blockwise");
+  detail::check_blocks(q, x, scales, "scales", rows, cols, b, "dequantize_blockwise");
   if (rows == 0 || cols == 0) return;
   detail::check_scales(scales, block_count(rows, cols, b), "dequantize_blockwise");
   const bool stream = rows * cols * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;

@@ -27,13 +27,6 @@
 namespace fp8kit {
 namespace detail {
 
-/// Scaling before encoding: divide by `scale`, or multiply by its inverse when that gives the
-/// same bits for every input (a power of two with a normal inverse).
-inline scale_arg divide_by(float scale) noexcept {
-  const float inverse = exact_inverse(scale);
-  return {inverse != 0.0f ? scale_kind::mul : scale_kind::div, scale, inverse, nullptr};
-}
-
 inline scale_arg multiply_by(float scale) noexcept {
   return {scale_kind::mul, scale, 0.0f, nullptr};
 }

@@ -150,7 +150,7 @@ void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
                  mx_rounding r = mx_rounding::floor) {
   detail::check_mx(x, q, scales, n, "mx_quantize");
   const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
-  const bool stream = n * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
+  const detail::operation_stream stream(n * (sizeof(float) + sizeof(F)));
   detail::default_fp_env env;
   float block_scale[detail::mx_chunk / mx_block_size];
   std::uint32_t acc[detail::mx_chunk / mx_block_size];
@@ -168,15 +168,14 @@ void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
       block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
     }
     // Dividing by a power of two is exact wherever the result can be nonzero in F.
-    detail::scale_arg sc = detail::per_segment(block_scale, mx_block_size, stream);
+    detail::scale_arg sc = detail::per_segment(block_scale, mx_block_size, stream.on());
     sc.prefetch = detail::mx_chunk;  // the next chunk, for its amax pass
     detail::quantize_with(x + i0, q + i0, len, saturation::finite, sc);
     if (has_nan) {
-      if (stream) detail::store_fence();  // the streamed codes land before their overwrite
+      stream.fence();  // the streamed codes land before their overwrite
       detail::fill_nan_blocks(s, blocks, len, F::from_bits(F::traits::nan_bits), q + i0);
     }
   }
-  if (stream) detail::store_fence();
 }
 
 /// MX dequantization: x = fl(float(q) * 2^(code - 127)) per block of 32 (exact unless it
@@ -185,7 +184,7 @@ void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
 template <class F, std::enable_if_t<detail::is_fp8_v<F>, int> = 0>
 void mx_dequantize(const F* q, std::size_t n, const e8m0fnu* scales, float* x) {
   detail::check_mx(x, q, scales, n, "mx_dequantize");
-  const bool stream = n * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
+  const detail::operation_stream stream(n * (sizeof(float) + sizeof(F)));
   detail::default_fp_env env;
   float block_scale[detail::mx_chunk / mx_block_size];
   for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
@@ -198,13 +197,12 @@ void mx_dequantize(const F* q, std::size_t n, const e8m0fnu* scales, float* x) {
       block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
     }
     detail::dequantize_with(q + i0, x + i0, len,
-                            detail::per_segment(block_scale, mx_block_size, stream));
+                            detail::per_segment(block_scale, mx_block_size, stream.on()));
     if (has_nan) {
-      if (stream) detail::store_fence();
+      stream.fence();
       detail::fill_nan_blocks(s, blocks, len, float(e8m0fnu::nan()), x + i0);
     }
   }
-  if (stream) detail::store_fence();
 }
 
 }  // namespace fp8kit

@@ -191,17 +191,20 @@ inline std::size_t channel_count(std::size_t rows, std::size_t cols, channel_axi
   return a == channel_axis::rows ? rows : cols;
 }
 
-/// Checks the arguments of a per-channel function: sizes, pointers (x and out hold rows * cols
-/// elements, the per-channel array `channels` one value per channel, named `name`) and, when
-/// `check_values`, the scales in it.
-inline void check_channels(const void* x, const void* out, const float* channels, const char* name,
-                           std::size_t rows, std::size_t cols, channel_axis a, bool check_values,
-                           const char* function) {
+/// A pointer argument and its name, for the messages of the checks below.
+struct named_arg {
+  const void* p;
+  const char* name;
+};
+
+/// Checks the sizes and pointers of a per-channel function: x and out hold rows * cols elements,
+/// `channels` one value per channel. (Callers that read scales check their values too.)
+inline void check_channels(const char* function, std::size_t rows, std::size_t cols, channel_axis a,
+                           named_arg x, named_arg out, named_arg channels) {
   const std::size_t n = checked_product(rows, cols, function);
-  check_pointer(x, n, function, "x");
-  check_pointer(out, n, function, "output");
-  check_pointer(channels, channel_count(rows, cols, a), function, name);
-  if (check_values) check_scales(channels, channel_count(rows, cols, a), function);
+  check_pointer(x.p, n, function, x.name);
+  check_pointer(out.p, n, function, out.name);
+  check_pointer(channels.p, channel_count(rows, cols, a), function, channels.name);
 }
 
 /// Runs op(offset, length, scale_arg) over a rows x cols matrix with one scale per channel:
@@ -213,18 +216,17 @@ template <class Op>
 void for_channels(std::size_t rows, std::size_t cols, channel_axis a, const float* scales,
                   std::size_t bytes, Op op) {
   const std::size_t n = rows * cols;
-  const bool stream = n * bytes >= stream_threshold;
+  const operation_stream stream(n * bytes);
   default_fp_env env;
   if (a == channel_axis::cols) {
-    scale_arg each = per_element(scales, stream);
+    scale_arg each = per_element(scales, stream.on());
     each.prefetch = cols;
     for (std::size_t r = 0; r < rows && cols != 0; ++r) op(r * cols, cols, each);
   } else if (cols >= 16) {  // the segment kernels need segments of >= 16 elements
-    op(0, n, per_segment(scales, cols, stream));
+    op(0, n, per_segment(scales, cols, stream.on()));
   } else {
     for (std::size_t r = 0; r < rows && cols != 0; ++r) op(r * cols, cols, divide_by(scales[r]));
   }
-  if (stream) store_fence();
 }
 
 }  // namespace detail
@@ -236,7 +238,7 @@ void for_channels(std::size_t rows, std::size_t cols, channel_axis a, const floa
 /// Example: x = {1, -4, 3, 2} as 2 x 2 -> rows: {4, 3}; cols: {3, 4}
 inline void amax_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                              float* out) {
-  detail::check_channels(x, x, out, "out", rows, cols, a, false, "amax_per_channel");
+  detail::check_channels("amax_per_channel", rows, cols, a, {x, "x"}, {x, "x"}, {out, "out"});
   const simd::isa isa = simd::active_isa();
   if (a == channel_axis::rows) {
     const auto kernel = detail::amax_bits_kernel(isa);
@@ -267,7 +269,8 @@ template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                         float* scales, scale_options o = {}) {
   detail::check_scale_options(o, "scales_per_channel");
-  detail::check_channels(x, x, scales, "scales", rows, cols, a, false, "scales_per_channel");
+  detail::check_channels("scales_per_channel", rows, cols, a, {x, "x"}, {x, "x"},
+                         {scales, "scales"});
   amax_per_channel(x, rows, cols, a, scales);
   detail::default_fp_env env;
   const std::size_t channels = detail::channel_count(rows, cols, a);
@@ -289,7 +292,9 @@ void scales_per_channel(const float* x, std::size_t rows, std::size_t cols, chan
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                           const float* scales, F* q, saturation s = saturation::finite) {
-  detail::check_channels(x, q, scales, "scales", rows, cols, a, true, "quantize_per_channel");
+  constexpr const char* function = "quantize_per_channel";
+  detail::check_channels(function, rows, cols, a, {x, "x"}, {q, "q"}, {scales, "scales"});
+  detail::check_scales(scales, detail::channel_count(rows, cols, a), function);
   detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::quantize_with(x + at, q + at, len, s, sc);
@@ -300,7 +305,9 @@ void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, ch
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, channel_axis a,
                             const float* scales, float* x) {
-  detail::check_channels(q, x, scales, "scales", rows, cols, a, true, "dequantize_per_channel");
+  constexpr const char* function = "dequantize_per_channel";
+  detail::check_channels(function, rows, cols, a, {q, "q"}, {x, "x"}, {scales, "scales"});
+  detail::check_scales(scales, detail::channel_count(rows, cols, a), function);
   detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::dequantize_with(q + at, x + at, len, sc);
@@ -312,7 +319,9 @@ void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, chan
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                                const float* scales, float* y, saturation s = saturation::finite) {
-  detail::check_channels(x, y, scales, "scales", rows, cols, a, true, "fake_quantize_per_channel");
+  constexpr const char* function = "fake_quantize_per_channel";
+  detail::check_channels(function, rows, cols, a, {x, "x"}, {y, "y"}, {scales, "scales"});
+  detail::check_scales(scales, detail::channel_count(rows, cols, a), function);
   detail::for_channels(rows, cols, a, scales, 2 * sizeof(float),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::fake_quantize_with<F>(x + at, y + at, len, s, sc);
@@ -422,15 +431,15 @@ void apply_tile(const tile& t, const float* scales, bool stream, std::size_t pre
 }
 
 /// Checks the arguments of a block-wise function: the block shape, sizes and pointers (x and
-/// out hold rows * cols elements, `blocks`, named `name`, one value per block).
-inline void check_blocks(const void* x, const void* out, const float* blocks, const char* name,
-                         std::size_t rows, std::size_t cols, block_shape b, const char* function) {
+/// out hold rows * cols elements, `blocks` one value per block).
+inline void check_blocks(const char* function, std::size_t rows, std::size_t cols, block_shape b,
+                         named_arg x, named_arg out, named_arg blocks) {
   check_block(b, function);
   const std::size_t n = checked_product(rows, cols, function);
-  check_pointer(x, n, function, "x");
-  check_pointer(out, n, function, "output");
-  check_pointer(blocks, n == 0 ? 0 : count_blocks(rows, b.rows) * count_blocks(cols, b.cols),
-                function, name);
+  check_pointer(x.p, n, function, x.name);
+  check_pointer(out.p, n, function, out.name);
+  check_pointer(blocks.p, n == 0 ? 0 : count_blocks(rows, b.rows) * count_blocks(cols, b.cols),
+                function, blocks.name);
 }
 
 /// Calls f(tile, its scales) for every tile of the matrix, block row by block row (Scale: float
@@ -468,6 +477,18 @@ void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b
   });
 }
 
+/// blockwise, then op(offset, length, scale_arg) over every tile with its new scales, streaming
+/// as one operation of `bytes` (read plus written) per element.
+template <class F, class Op>
+void blockwise_apply(const float* x, std::size_t rows, std::size_t cols, block_shape b,
+                     float* scales, const scale_options& o, std::size_t bytes, Op op) {
+  const operation_stream stream(rows * cols * bytes);
+  blockwise<F>(x, rows, cols, b, scales, o,
+               [&](const tile& t, const float* tile_scales, std::size_t prefetch) {
+                 apply_tile(t, tile_scales, stream.on(), prefetch, op);
+               });
+}
+
 }  // namespace detail
 
 /// out = the amax of every block (amax's NaN rule), a row-major
@@ -475,7 +496,7 @@ void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b
 /// block shape, a null pointer with a nonzero count or a rows * cols that overflows.
 inline void amax_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                            float* out) {
-  detail::check_blocks(x, x, out, "out", rows, cols, b, "amax_blockwise");
+  detail::check_blocks("amax_blockwise", rows, cols, b, {x, "x"}, {x, "x"}, {out, "out"});
   if (rows == 0 || cols == 0) return;
   std::vector<std::uint32_t> acc(detail::count_blocks(cols, b.cols));
   const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
@@ -492,7 +513,7 @@ inline void amax_blockwise(const float* x, std::size_t rows, std::size_t cols, b
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                       float* scales, scale_options o = {}) {
-  detail::check_blocks(x, x, scales, "scales", rows, cols, b, "scales_blockwise");
+  detail::check_blocks("scales_blockwise", rows, cols, b, {x, "x"}, {x, "x"}, {scales, "scales"});
   detail::check_scale_options(o, "scales_blockwise");
   detail::blockwise<F>(x, rows, cols, b, scales, o,
                        [](const detail::tile&, const float*, std::size_t) {});
@@ -507,18 +528,12 @@ void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, F* q,
                         float* scales, scale_options o = {}) {
-  detail::check_blocks(x, q, scales, "scales", rows, cols, b, "quantize_blockwise");
+  detail::check_blocks("quantize_blockwise", rows, cols, b, {x, "x"}, {q, "q"}, {scales, "scales"});
   detail::check_scale_options(o, "quantize_blockwise");
-  const bool stream = rows * cols * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
-  detail::blockwise<F>(x, rows, cols, b, scales, o,
-                       [&](const detail::tile& t, const float* tile_scales, std::size_t prefetch) {
-                         detail::apply_tile(
-                             t, tile_scales, stream, prefetch,
+  detail::blockwise_apply<F>(x, rows, cols, b, scales, o, sizeof(float) + sizeof(F),
                              [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                                detail::quantize_with(x + at, q + at, len, saturation::finite, sc);
                              });
-                       });
-  if (stream) detail::store_fence();
 }
 
 /// y = dequantize_blockwise(quantize_blockwise(x)), scales written as in quantize_blockwise.
@@ -526,19 +541,14 @@ void quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, bloc
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b,
                              float* y, float* scales, scale_options o = {}) {
-  detail::check_blocks(x, y, scales, "scales", rows, cols, b, "fake_quantize_blockwise");
+  detail::check_blocks("fake_quantize_blockwise", rows, cols, b, {x, "x"}, {y, "y"},
+                       {scales, "scales"});
   detail::check_scale_options(o, "fake_quantize_blockwise");
-  const bool stream = rows * cols * 2 * sizeof(float) >= detail::stream_threshold;
-  detail::blockwise<F>(x, rows, cols, b, scales, o,
-                       [&](const detail::tile& t, const float* tile_scales, std::size_t prefetch) {
-                         detail::apply_tile(
-                             t, tile_scales, stream, prefetch,
+  detail::blockwise_apply<F>(x, rows, cols, b, scales, o, 2 * sizeof(float),
                              [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                                detail::fake_quantize_with<F>(x + at, y + at, len,
                                                              saturation::finite, sc);
                              });
-                       });
-  if (stream) detail::store_fence();
 }
 
 /// x = fl(float(q) * scale of its block), scales laid out as in quantize_blockwise.
@@ -548,19 +558,19 @@ void fake_quantize_blockwise(const float* x, std::size_t rows, std::size_t cols,
 template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_blockwise(const F* q, std::size_t rows, std::size_t cols, block_shape b,
                           const float* scales, float* x) {
-  detail::check_blocks(q, x, scales, "scales", rows, cols, b, "dequantize_blockwise");
+  detail::check_blocks("dequantize_blockwise", rows, cols, b, {q, "q"}, {x, "x"},
+                       {scales, "scales"});
   if (rows == 0 || cols == 0) return;
   detail::check_scales(scales, block_count(rows, cols, b), "dequantize_blockwise");
-  const bool stream = rows * cols * (sizeof(float) + sizeof(F)) >= detail::stream_threshold;
+  const detail::operation_stream stream(rows * cols * (sizeof(float) + sizeof(F)));
   detail::default_fp_env env;
   detail::for_each_tile(
       rows, cols, b, cols, scales, [&](const detail::tile& t, const float* tile_scales) {
-        detail::apply_tile(t, tile_scales, stream, 0,
+        detail::apply_tile(t, tile_scales, stream.on(), 0,
                            [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                              detail::dequantize_with(q + at, x + at, len, sc);
                            });
       });
-  if (stream) detail::store_fence();
 }
 
 }  // namespace fp8kit

@@ -90,11 +90,9 @@ void channel_scales(const float* x, std::size_t rows, std::size_t cols, channel_
                     float* scales, scale_options o = {}) {
   detail::check_format<F>();
   constexpr const char* function = "ptq::channel_scales";
-  const std::size_t n = fp8kit::detail::checked_product(rows, cols, function);
-  const std::size_t channels = a == channel_axis::rows ? rows : cols;
-  fp8kit::detail::check_pointer(x, n, function, "x");
-  fp8kit::detail::check_pointer(scales, channels, function, "scales");
+  fp8kit::detail::check_channels(function, rows, cols, a, {x, "x"}, {x, "x"}, {scales, "scales"});
   fp8kit::detail::check_scale_options(o, function);
+  const std::size_t channels = fp8kit::detail::channel_count(rows, cols, a);
   if constexpr (detail::is_int8_v<F>) {
     amax_per_channel(x, rows, cols, a, scales);
     for (std::size_t k = 0; k < channels; ++k) {
@@ -121,12 +119,8 @@ void fake_quantize_channels(const float* x, std::size_t rows, std::size_t cols, 
                             const float* scales, float* y) {
   detail::check_format<F>();
   constexpr const char* function = "ptq::fake_quantize_channels";
-  const std::size_t n = fp8kit::detail::checked_product(rows, cols, function);
-  const std::size_t channels = a == channel_axis::rows ? rows : cols;
-  fp8kit::detail::check_pointer(x, n, function, "x");
-  fp8kit::detail::check_pointer(scales, channels, function, "scales");
-  fp8kit::detail::check_pointer(y, n, function, "y");
-  fp8kit::detail::check_scales(scales, channels, function);
+  fp8kit::detail::check_channels(function, rows, cols, a, {x, "x"}, {y, "y"}, {scales, "scales"});
+  fp8kit::detail::check_scales(scales, fp8kit::detail::channel_count(rows, cols, a), function);
   if constexpr (detail::is_int8_v<F>) {
     fp8kit::detail::default_fp_env env;
     for (std::size_t r = 0; r < rows && cols != 0; ++r) {
@@ -157,15 +151,10 @@ void fake_quantize_blocks(const float* x, std::size_t rows, std::size_t cols, bl
                           float* y, float* scales, scale_options o = {}) {
   detail::check_format<F>();
   constexpr const char* function = "ptq::fake_quantize_blocks";
-  fp8kit::detail::check_block(b, function);
-  const std::size_t n = fp8kit::detail::checked_product(rows, cols, function);
-  const std::size_t count = block_count(rows, cols, b);  // b and rows * cols are fine: no throw
-  fp8kit::detail::check_pointer(x, n, function, "x");
-  fp8kit::detail::check_pointer(y, n, function, "y");
-  fp8kit::detail::check_pointer(scales, count, function, "scales");
+  fp8kit::detail::check_blocks(function, rows, cols, b, {x, "x"}, {y, "y"}, {scales, "scales"});
   fp8kit::detail::check_scale_options(o, function);
   if constexpr (detail::is_int8_v<F>) {
-    if (count == 0) return;
+    if (rows == 0 || cols == 0) return;
     const std::size_t block_cols = (cols + b.cols - 1) / b.cols;
     for (std::size_t r0 = 0, i = 0; r0 < rows; r0 += b.rows, ++i) {
       const std::size_t nr = rows - r0 < b.rows ? rows - r0 : b.rows;

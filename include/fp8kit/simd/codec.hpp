@@ -139,4 +139,11 @@ inline float exact_inverse(float scale) noexcept {
   return bit_cast<float>((254u - field) << 23);
 }
 
+/// Scaling before encoding: divide by `scale`, or multiply by its inverse when that gives the
+/// same bits for every input (a power of two with a normal inverse).
+inline scale_arg divide_by(float scale) noexcept {
+  const float inverse = exact_inverse(scale);
+  return {inverse != 0.0f ? scale_kind::mul : scale_kind::div, scale, inverse, nullptr};
+}
+
 }  // namespace fp8kit::detail

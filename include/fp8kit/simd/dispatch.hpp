@@ -122,35 +122,48 @@ template <class F>
 using storage_of = typename F::storage;
 
 /// Scale kinds every kernel set implements; only the AVX-512 kernels take kind segments (the
-/// others get one call per segment, see per_segment).
+/// others get one call per segment, see for_each_segment).
 template <scale_kind K>
 inline constexpr bool portable_kind = K != scale_kind::segments;
 
-/// The kind-div (or mul) scale_arg of segment j of a kind-segments scale_arg.
-inline scale_arg segment_scale(const scale_arg& s, std::size_t j) noexcept {
-  const float scale = s.each[j];
-  const float inverse = exact_inverse(scale);
-  return {
-      inverse != 0.0f ? scale_kind::mul : scale_kind::div, scale, inverse, nullptr, 0, 0, s.stream};
-}
-
-/// Runs call(offset, length, scale_arg) once per segment of a kind-segments scale_arg: the
-/// fallback for kernels without kind segments.
+/// Runs call(offset, length, scale_arg of kind div or mul) once per segment of a kind-segments
+/// scale_arg: the fallback for kernels without kind segments.
 template <class Call>
-void per_segment(std::size_t n, const scale_arg& s, Call call) {
+void for_each_segment(std::size_t n, const scale_arg& s, Call call) {
   std::size_t at = 0, j = 0;
   for (std::size_t len = s.segment - s.first; at < n; at += len, len = s.segment, ++j) {
-    call(at, n - at < len ? n - at : len, segment_scale(s, j));
+    scale_arg part = divide_by(s.each[j]);
+    part.stream = s.stream;
+    call(at, n - at < len ? n - at : len, part);
   }
 }
 
-/// Orders earlier non-temporal stores before later stores: an operation that passed
-/// scale_arg::stream to its bulk calls calls this once at its end.
+/// Orders earlier non-temporal stores before later stores.
 inline void store_fence() noexcept {
 #if FP8KIT_X86_DISPATCH
   _mm_sfence();
 #endif
 }
+
+/// Non-temporal stores for an operation made of many bulk calls: on() when the whole operation
+/// moves at least stream_threshold bytes (read plus written), as one call of that size would
+/// stream; its bulk calls then get scale_arg::stream, and the fence that orders their stores
+/// comes once, when the operation ends (or at fence(), before it overwrites streamed output).
+class operation_stream {
+ public:
+  explicit operation_stream(std::size_t bytes) noexcept : on_(bytes >= stream_threshold) {}
+  operation_stream(const operation_stream&) = delete;
+  operation_stream& operator=(const operation_stream&) = delete;
+  ~operation_stream() { fence(); }
+
+  bool on() const noexcept { return on_; }
+  void fence() const noexcept {
+    if (on_) store_fence();
+  }
+
+ private:
+  bool on_;
+};
 
 /// True when the active kernels take kind segments themselves.
 inline bool native_segments() noexcept {
@@ -204,7 +217,7 @@ template <class F, class Src>
 void encode_any(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
   if constexpr (std::is_same_v<Src, float>) {
     if (sc.kind == scale_kind::segments && !native_segments()) {
-      return per_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
+      return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
         encode_any(src + at, dst + at, len, s, part);
       });
     }
@@ -229,7 +242,7 @@ void decode_any(const F* src, float* dst, std::size_t n, const scale_arg& sc) {
     return decode_any(src, dst, n, times);
   }
   if (sc.kind == scale_kind::segments && !native_segments()) {
-    return per_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
+    return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
       decode_any(src + at, dst + at, len, part);
     });
   }
@@ -274,7 +287,7 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
                                   each = scale_kind::each;
   if (sc.kind == scale_kind::segments &&
       (codec_params<T>::integer_rounding || !native_segments())) {
-    return per_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
+    return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
       fake_quantize_any<F>(x + at, y + at, len, s, part);
     });
   }

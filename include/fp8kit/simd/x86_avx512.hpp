@@ -11,8 +11,8 @@
 //            fp8 value is exact in both), vpunpck*bw / vpunpck*wd widen; without VBMI the
 //            arithmetic decoder of codec.hpp;
 //   fused:   fake_quantize rounds in the float domain (sum - magic is the rounded value).
-// Outputs beyond stream_threshold (or when the caller asks: scale_arg::stream) use non-temporal
-// stores for the 64-byte aligned body.
+// Operations beyond stream_threshold (or when the caller asks: scale_arg::stream) use
+// non-temporal stores for the 64-byte aligned body (run_range).
 // Division and every add that rounds use the *_round_ps forms: GCC and Clang rewrite the plain
 // intrinsics under -ffast-math (x / s into x * (1 / s); (a + m) - m into a).
 
@@ -375,12 +375,17 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   }
 }
 
-/// Runs range<false> on a head that brings dst to a 64-byte boundary, range<true> on whole
-/// blocks, range<false> on the rest, then fences the non-temporal stores (unless the caller
-/// asked for them: it calls store_fence() after its last call).
+/// Runs range(stream, src, dst, n, s). Small outputs: once, with normal stores. Operations of
+/// >= stream_threshold bytes read plus written (or s.stream): range<false> on a head that brings
+/// dst to a 64-byte boundary, range<true> (non-temporal stores) on whole blocks, range<false> on
+/// the rest, then a fence (unless the caller asked for streaming: it fences once, at its end).
 template <std::size_t Block, class Src, class Dst, class Range>
-FP8KIT_AVX512_INLINE void streamed(const Src* src, Dst* dst, std::size_t n, const scale_arg& s,
-                                   Range range) {
+FP8KIT_AVX512_INLINE void run_range(const Src* src, Dst* dst, std::size_t n, const scale_arg& s,
+                                    Range range) {
+  if (!s.stream && n * (sizeof(Src) + sizeof(Dst)) < stream_threshold) {
+    range(std::false_type{}, src, dst, n, s);
+    return;
+  }
   const std::size_t misalign = reinterpret_cast<std::uintptr_t>(dst) & 63u;
   const std::size_t head = std::min(n, misalign == 0 ? 0 : (64 - misalign) / sizeof(Dst));
   const std::size_t body = (n - head) / Block * Block;
@@ -388,21 +393,19 @@ FP8KIT_AVX512_INLINE void streamed(const Src* src, Dst* dst, std::size_t n, cons
   range(std::true_type{}, src + head, dst + head, body, advanced(s, head));
   range(std::false_type{}, src + head + body, dst + head + body, n - head - body,
         advanced(s, head + body));
-  if (!s.stream) _mm_sfence();  // a caller that asked for streaming fences once, at its end
+  if (!s.stream) _mm_sfence();
 }
 
 template <class T, saturation S, scale_kind K, class Src, class Dst>
 FP8KIT_AVX512_FN void encode(const Src* src, Dst* dst, std::size_t n, const scale_arg& s) {
   if constexpr (sizeof(Dst) == 1) {
-    if (s.stream || n * (sizeof(Src) + sizeof(Dst)) >= stream_threshold) {
-      streamed<64>(src, dst, n, s,
-                   [](auto stream, const Src* a, Dst* b, std::size_t m, const scale_arg& t) {
-                     encode_range<T, S, K, decltype(stream)::value>(a, b, m, t);
-                   });
-      return;
-    }
+    run_range<64>(src, dst, n, s,
+                  [](auto stream, const Src* a, Dst* b, std::size_t m, const scale_arg& t) {
+                    encode_range<T, S, K, decltype(stream)::value>(a, b, m, t);
+                  });
+  } else {  // two-byte codes are never streamed
+    encode_range<T, S, K, false>(src, dst, n, s);
   }
-  encode_range<T, S, K, false>(src, dst, n, s);
 }
 
 /// dst[i] = post_scale(float(src[i])) with the arithmetic decoder (src: one- or two-byte codes).
@@ -457,14 +460,10 @@ FP8KIT_AVX512_FN void fake_quantize_range(const float* x, float* y, std::size_t 
 
 template <class T, saturation S, scale_kind K>
 FP8KIT_AVX512_FN void fake_quantize(const float* x, float* y, std::size_t n, const scale_arg& s) {
-  if (s.stream || n * 8 >= stream_threshold) {
-    streamed<32>(x, y, n, s,
-                 [](auto stream, const float* a, float* b, std::size_t m, const scale_arg& t) {
-                   fake_quantize_range<T, S, K, decltype(stream)::value>(a, b, m, t);
-                 });
-    return;
-  }
-  fake_quantize_range<T, S, K, false>(x, y, n, s);
+  run_range<32>(x, y, n, s,
+                [](auto stream, const float* a, float* b, std::size_t m, const scale_arg& t) {
+                  fake_quantize_range<T, S, K, decltype(stream)::value>(a, b, m, t);
+                });
 }
 
 // ---- VBMI byte-table decoder (fp8 only) ----------------------------------------------------
@@ -592,15 +591,11 @@ FP8KIT_AVX512VBMI_FN void decode_vbmi_range(const std::uint8_t* src, float* dst,
 template <class F, scale_kind K>
 FP8KIT_AVX512VBMI_FN void decode_vbmi(const std::uint8_t* src, float* dst, std::size_t n,
                                       const scale_arg& s) {
-  if (s.stream || n * 5 >= stream_threshold) {
-    streamed<64>(
-        src, dst, n, s,
-        [](auto stream, const std::uint8_t* a, float* b, std::size_t m, const scale_arg& t) {
-          decode_vbmi_range<F, K, decltype(stream)::value>(a, b, m, t);
-        });
-    return;
-  }
-  decode_vbmi_range<F, K, false>(src, dst, n, s);
+  run_range<64>(
+      src, dst, n, s,
+      [](auto stream, const std::uint8_t* a, float* b, std::size_t m, const scale_arg& t) {
+        decode_vbmi_range<F, K, decltype(stream)::value>(a, b, m, t);
+      });
 }
 
 /// fp8 -> bfloat16 or half (Dst; exact, S decides what inf becomes): 64 codes per step.

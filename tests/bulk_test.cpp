@@ -570,6 +570,117 @@ TYPED_TEST(Bulk, SegmentScalesMatchTheScalarDefinition) {
   EXPECT_EQ(failures, 0);
 }
 
+// Kind inverse_segments (MX): multiplying by the exact inverses of power-of-two segment scales
+// gives the codes of dividing by the scales, on every kernel (AVX-512 natively, the others one
+// call per segment), for scales across float's whole range: 2^-127 (a subnormal scale) up to
+// 2^127 (a subnormal inverse).
+TYPED_TEST(Bulk, InverseSegmentScalesEqualDividingByPowersOfTwo) {
+  using F = TypeParam;
+  using fp8kit::detail::scale_arg;
+  const std::vector<float> x = test_inputs<F>();
+  std::vector<float> scales, inverses;
+  for (int e = -127; e <= 127; e += 3) {
+    scales.push_back(float(std::ldexp(1.0, e)));
+    inverses.push_back(float(std::ldexp(1.0, -e)));
+  }
+  scales.push_back(float(std::ldexp(1.0, 127)));
+  inverses.push_back(float(std::ldexp(1.0, -127)));
+  const std::size_t segment = 32;
+  const std::size_t n = std::min(x.size(), scales.size() * segment);
+  long failures = 0;
+  for (const auto& k : kernels()) {
+    use_kernel use(k);
+    for (const saturation s : both_modes) {
+      std::vector<F> want(n), got(n);
+      fp8kit::detail::quantize_with(x.data(), want.data(), n, s,
+                                    fp8kit::detail::per_segment(scales.data(), segment));
+      scale_arg inverse = fp8kit::detail::per_segment(inverses.data(), segment);
+      inverse.kind = fp8kit::detail::scale_kind::inverse_segments;
+      fp8kit::detail::quantize_with(x.data(), got.data(), n, s, inverse);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (code_of(got[i]) != code_of(want[i]) && ++failures <= 5) {
+          ADD_FAILURE() << k.name << " " << mode_name(s) << ", element " << i << std::hex << ": 0x"
+                        << code_of(got[i]) << ", dividing gives 0x" << code_of(want[i]);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+}
+
+// A scan (scale_arg::scan) rides along quantize and fake_quantize calls: the block-wise and MX
+// pipelines read the next tile's block amaxes during the current tile's conversion. Whatever the
+// kernel, scale kind, lengths of either stream, segment (multiples of 16 are fused by AVX-512,
+// others scanned apart) or streaming, the accumulators must equal the scalar segment amaxes merged
+// into their old values, nothing past them may change, and the conversion must not change.
+TYPED_TEST(Bulk, ScansAccumulateSegmentAmaxesAlongAConversion) {
+  using F = TypeParam;
+  using fp8kit::detail::scale_arg;
+  const saturation s = saturation::finite;
+  std::vector<float> clean_data(
+      1100);  // finite data; the edge inputs bring NaN, inf and subnormals
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (float& v : clean_data) v = normal(gen);
+  const std::vector<float>& clean = clean_data;
+  const std::vector<float> edges = test_inputs<F>();
+  const std::vector<float> pool = test_scales();
+  std::vector<float> scales(128);  // a scale per 16-element segment of the longest call
+  for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = pool[(i * 7) % pool.size()];
+  long failures = 0;
+  for (const auto& k : kernels()) {
+    use_kernel use(k);
+    for (const std::vector<float>* data : {&clean, &edges}) {
+      for (const std::size_t segment : {16u, 32u, 48u, 128u, 17u, 1000u}) {
+        for (const std::size_t scan_n : {0u, 1u, 15u, 16u, 33u, 100u, 512u, 513u, 1000u}) {
+          for (const std::size_t n : {0u, 5u, 64u, 300u, 1000u}) {
+            for (const bool stream : {false, true}) {
+              const float* scanned = data->data() + 37;  // misaligned
+              const std::size_t count = (scan_n + segment - 1) / segment;
+              std::vector<std::uint32_t> want(count + guard);
+              for (std::size_t j = 0; j < want.size(); ++j) {
+                want[j] = 0x3F000000u + static_cast<std::uint32_t>(j) * 12345u;
+              }
+              std::vector<std::uint32_t> acc = want;
+              fp8kit::detail::amax_segments_scalar(scanned, scan_n, segment, want.data());
+              scale_arg arg = n % 2 == 0 ? fp8kit::detail::divide_by(scales[n % scales.size()])
+                                         : fp8kit::detail::per_segment(scales.data(), 16, stream);
+              arg.stream = stream;
+              arg.scan = {scanned, scan_n, segment, acc.data()};
+              std::vector<F> q(n), q_plain(n);
+              std::vector<float> y(n), y_plain(n);
+              const float* x = data->data() + 3;
+              fp8kit::detail::quantize_with(x, q.data(), n, s, arg);
+              const std::vector<std::uint32_t> after_quantize = acc;
+              acc = std::vector<std::uint32_t>(want.size(), 0);
+              for (std::size_t j = count; j < acc.size(); ++j) acc[j] = want[j];
+              arg.scan.acc = acc.data();
+              fp8kit::detail::fake_quantize_with<F>(x, y.data(), n, s, arg);
+              std::vector<std::uint32_t> want_zero(want.size(), 0);
+              fp8kit::detail::amax_segments_scalar(scanned, scan_n, segment, want_zero.data());
+              for (std::size_t j = count; j < acc.size(); ++j) want_zero[j] = want[j];
+              arg.scan = {};
+              fp8kit::detail::quantize_with(x, q_plain.data(), n, s, arg);
+              fp8kit::detail::fake_quantize_with<F>(x, y_plain.data(), n, s, arg);
+              bool same = after_quantize == want && acc == want_zero;
+              for (std::size_t i = 0; i < n; ++i) {
+                same = same && code_of(q[i]) == code_of(q_plain[i]) &&
+                       code_of(y[i]) == code_of(y_plain[i]);
+              }
+              if (!same && ++failures <= 5) {
+                ADD_FAILURE() << k.name << ", segment " << segment << ", scan " << scan_n << ", n "
+                              << n << (stream ? ", streamed" : "")
+                              << (data == &clean ? ", clean data" : ", edge data");
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+}
+
 TYPED_TEST(Bulk, ResultsIgnoreDazAndFtzSetByTheCaller) {
   using F = TypeParam;
   std::vector<float> x = test_inputs<F>();

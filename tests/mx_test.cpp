@@ -326,6 +326,10 @@ TYPED_TEST(MxTyped, MatchesTheOcpReferenceBitForBit) {
         x[200] = float_from_bits(0x7FC00000u);                                   // a NaN block
         x[300] = std::numeric_limits<float>::infinity();                         // an inf block
       }
+      if (n > 8192) {  // NaN and inf blocks in the second and third chunks of 4096 too
+        x[32 * 200 + 5] = float_from_bits(0xFFC00000u);
+        x[32 * 290] = -std::numeric_limits<float>::infinity();
+      }
       for (mx_rounding r : {mx_rounding::floor, mx_rounding::rceil}) {
         const mx_reference<F> expected = reference_mx<F>(x, r);
         std::vector<F> q(n);
@@ -352,6 +356,61 @@ TYPED_TEST(MxTyped, MatchesTheOcpReferenceBitForBit) {
             ASSERT_EQ(exact(y[k]), std::ldexp(double(q[k]), s.exponent())) << k;
           }
         }
+      }
+    }
+  }
+}
+
+// The scale selection (16 blocks per step on AVX-512) against the double reference's rule, for
+// amax patterns across every exponent (subnormals, inf and NaN included) and both roundings,
+// in runs of 37 blocks so that every kernel also meets a tail.
+TYPED_TEST(MxTyped, ScaleSelectionMatchesTheReferenceOnEveryExponent) {
+  using F = TypeParam;
+  const double max_finite = double(std::numeric_limits<F>::max());
+  const int emax = std::ilogb(max_finite);
+  std::vector<std::uint32_t> amax;
+  for (std::uint32_t u = 0; u < 0x80000000u - 0x7777u; u += 0x7777u) amax.push_back(u);
+  const std::uint32_t fm = std::uint32_t(F::traits::max_finite_bits & F::traits::mantissa_mask)
+                           << (23 - F::traits::mantissa_bits);
+  for (std::uint32_t field = 0; field < 256; ++field) {
+    for (std::uint32_t m : {0u, 1u, fm == 0 ? 0u : fm - 1, fm, fm + 1, 0x7FFFFFu}) {
+      amax.push_back((field << 23) | m);
+    }
+  }
+  for (const fp8kit::simd::isa i : supported_isas()) {
+    const auto select = fp8kit::detail::scale_kernels_for(i).mx;
+    for (const mx_rounding r : {mx_rounding::floor, mx_rounding::rceil}) {
+      const auto params = fp8kit::detail::mx_params_for<F>(r);
+      for (std::size_t k0 = 0; k0 < amax.size(); k0 += 37) {
+        const std::size_t blocks = std::min<std::size_t>(37, amax.size() - k0);
+        std::uint8_t codes[37];
+        float inverses[37];
+        bool any_nan = false;
+        const bool nan = select(amax.data() + k0, blocks, params, codes, inverses);
+        for (std::size_t k = 0; k < blocks; ++k) {
+          const std::uint32_t a = amax[k0 + k];
+          int want = 0xFF;  // inf or NaN
+          if (a < 0x7F800000u) {
+            int e = -127;
+            if (a != 0) {
+              const double v = exact(float_from_bits(a));
+              e = std::ilogb(v) - emax;
+              if (r == mx_rounding::rceil) {
+                e -= 2;
+                while (v > std::ldexp(max_finite, e)) ++e;
+              }
+              e = std::max(-127, std::min(127, e));
+            }
+            want = e + 127;
+          }
+          any_nan = any_nan || want == 0xFF;
+          const double inverse = want == 0xFF ? 1.0 : std::ldexp(1.0, 127 - want);
+          if (codes[k] != want || exact(inverses[k]) != inverse) {
+            FAIL() << fp8kit::simd::isa_name(i) << " amax 0x" << std::hex << a << ": code 0x"
+                   << int(codes[k]) << " (want 0x" << want << ")";
+          }
+        }
+        ASSERT_EQ(nan, any_nan);
       }
     }
   }

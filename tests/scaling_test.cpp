@@ -509,6 +509,41 @@ TEST(QuantizePerChannel, RejectsBadScalesBeforeWritingAnything) {
   }
 }
 
+// The scale check (16 scales per step on AVX-512) finds one bad scale at any position of any
+// length, on every kernel, for every kind of bad bits, and passes the extreme good ones.
+TEST(QuantizePerChannel, ScaleCheckFindsABadScaleAnywhere) {
+  isa_guard guard;
+  const std::uint32_t good[] = {0x00000001u, 0x007FFFFFu, 0x00800000u, 0x3F800000u, 0x7F7FFFFFu};
+  const std::uint32_t bad[] = {0x00000000u, 0x80000000u, 0x80000001u, 0xBF800000u,
+                               0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFFFFFFFu};
+  for (isa i : supported_isas()) {
+    fp8kit::simd::force_isa(i);
+    for (std::size_t n = 1; n <= 40; ++n) {
+      std::vector<float> scales(n + 1);
+      for (std::size_t k = 0; k <= n; ++k) scales[k] = float_from_bits(good[k % 5]);
+      scales[n] = 0.0f;  // past the end: must not be read as part of the n scales
+      EXPECT_NO_THROW(fp8kit::detail::check_scales(scales.data(), n, "test"))
+          << fp8kit::simd::isa_name(i) << " n " << n;
+      for (std::size_t at = 0; at < n; ++at) {
+        for (const std::uint32_t b : bad) {
+          const float kept = scales[at];
+          scales[at] = float_from_bits(b);
+          try {
+            fp8kit::detail::check_scales(scales.data(), n, "test");
+            ADD_FAILURE() << fp8kit::simd::isa_name(i) << " missed 0x" << std::hex << b << " at "
+                          << std::dec << at << " of " << n;
+          } catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find("scales[" + std::to_string(at) + "]"),
+                      std::string::npos)
+                << e.what();
+          }
+          scales[at] = kept;
+        }
+      }
+    }
+  }
+}
+
 TEST(QuantizePerChannel, AllZeroChannelGetsAFiniteScaleAndExactZeros) {
   const float x[] = {0.0f, minus_zero, 0.0f,  //
                      3.0f, -7.0f,      1.0f};
@@ -762,6 +797,65 @@ TEST(QuantizeBlockwise, NonFiniteElementsDoNotSetTheScale) {
   float amax[1];
   fp8kit::amax_blockwise(x, 2, 2, {2, 2}, amax);
   EXPECT_EQ(bits_of(amax[0]), 0x7FC00000u);  // amax_blockwise keeps amax's NaN rule
+}
+
+// The block-wise pipeline (each tile's conversion scans the next tile for its amaxes; tiles free
+// of NaN take NaN-free kernels) on matrices of many tiles, with NaN, inf and all-NaN blocks in
+// the first, a middle and the last tile: scales from the finite elements, codes as quantize,
+// fake-quantized values in place, on every kernel. Shapes: blocks one row high over rows holding
+// whole blocks (one long row in 16 Ki-float tiles), 128 x 128 over three block rows, and narrow
+// blocks.
+TEST(QuantizeBlockwise, PipelinesOverManyTilesWithNonFiniteElements) {
+  using F = fp8kit::e4m3fn;
+  isa_guard guard;
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = float_from_bits(0x7FC00000u);
+  struct layout {
+    std::size_t rows, cols;
+    fp8kit::block_shape b;
+  };
+  const layout layouts[] = {{64, 1024, {1, 128}},
+                            {300, 512, {128, 128}},
+                            {8, 4096, {1, 32}},
+                            {40, 96, {1, 16}},
+                            {70, 300, {4, 8}}};
+  for (isa i : supported_isas()) {
+    fp8kit::simd::force_isa(i);
+    for (const layout& l : layouts) {
+      const std::size_t n = l.rows * l.cols;
+      std::vector<float> x = random_values(n, std::uint32_t(n), 3.0f);
+      for (const std::size_t at : {std::size_t{5}, n / 2 + 7, n - 3}) x[at] = nan;
+      for (const std::size_t at : {std::size_t{9}, n / 3, n - 40}) x[at] = inf;
+      x[n / 2 + 100] = -inf;
+      for (std::size_t c = 0; c < l.b.cols && c < l.cols; ++c) x[(l.rows - 1) * l.cols + c] = nan;
+      const std::size_t nbc = (l.cols + l.b.cols - 1) / l.b.cols;
+      const std::size_t count = fp8kit::block_count(l.rows, l.cols, l.b);
+      std::vector<float> scales(count), scales_fake(count), y(x);
+      std::vector<F> q(n);
+      fp8kit::quantize_blockwise<F>(x.data(), l.rows, l.cols, l.b, q.data(), scales.data());
+      fp8kit::fake_quantize_blockwise<F>(y.data(), l.rows, l.cols, l.b, y.data(),
+                                         scales_fake.data());
+      std::vector<float> m(count, 0.0f);  // finite block amaxes, by a plain loop
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t block = (k / l.cols / l.b.rows) * nbc + (k % l.cols) / l.b.cols;
+        if (std::isfinite(x[k])) m[block] = std::max(m[block], std::fabs(x[k]));
+      }
+      for (std::size_t j = 0; j < count; ++j) {
+        const float s = fp8kit::scale_from_amax<F>(m[j]);
+        ASSERT_EQ(bits_of(scales[j]), bits_of(s)) << fp8kit::simd::isa_name(i) << " block " << j;
+        ASSERT_EQ(bits_of(scales_fake[j]), bits_of(s));
+      }
+      for (std::size_t k = 0; k < n; ++k) {
+        const float s = scales[(k / l.cols / l.b.rows) * nbc + (k % l.cols) / l.b.cols];
+        const F e =
+            fp8kit::convert<F>(x[k] / fp8kit::detail::opaque(s), fp8kit::saturation::finite);
+        ASSERT_EQ(q[k].bits(), e.bits())
+            << fp8kit::simd::isa_name(i) << " element " << k << " of " << l.rows << "x" << l.cols;
+        ASSERT_EQ(bits_of(y[k]), product_bits(e, s))
+            << fp8kit::simd::isa_name(i) << " element " << k;
+      }
+    }
+  }
 }
 
 TEST(QuantizeBlockwise, RejectsBadArgumentsBeforeWritingAnything) {

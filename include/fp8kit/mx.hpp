@@ -13,6 +13,7 @@
 #include "fp8.hpp"
 #include "scaling.hpp"
 #include "simd/amax.hpp"
+#include "simd/block_scales.hpp"
 #include "simd/cpu.hpp"
 
 namespace fp8kit {
@@ -88,32 +89,19 @@ constexpr std::size_t mx_scale_count(std::size_t n) noexcept {
 
 namespace detail {
 
-/// The e8m0fnu scale of a block with amax bits `a` (finite, sign clear): integer-only.
+/// mx_code's parameters for element format F and rounding r.
 template <class F>
-constexpr e8m0fnu mx_scale(std::uint32_t a, mx_rounding r) noexcept {
+constexpr mx_params mx_params_for(mx_rounding r) noexcept {
   using tr = typename F::traits;
-  static_assert(tr::max_exponent >= 1, "mx_scale: the element format needs emax >= 1");
-  // All-zero block, or amax < 2^-126 (subnormal): floor(log2(amax)) <= -127, so the exponent
-  // is below -127 - emax + 1 <= -127 in both modes and clamps to the smallest scale.
-  if (a < 0x00800000u) return e8m0fnu::from_bits(0);
-  int e = int(a >> 23) - 127 - tr::max_exponent;  // floor(log2(amax)) - emax
-  if (r == mx_rounding::rceil) {
-    // amax / max finite = (1 + fa) / (1 + fm) * 2^e with fractions fa, fm in [0, 1): the ratio
-    // of the significands is in (1/2, 2), so the log2 rounds up to e + 1 exactly when fa > fm.
-    const std::uint32_t fa = a & 0x7FFFFFu;
-    const std::uint32_t fm = std::uint32_t(tr::max_finite_bits & tr::mantissa_mask)
-                             << (23 - tr::mantissa_bits);
-    e += fa > fm ? 1 : 0;
-  }
-  return e8m0fnu::from_exponent(e);
+  static_assert(tr::max_exponent >= 1, "mx: the element format needs emax >= 1");
+  return {tr::max_exponent,
+          std::uint32_t(tr::max_finite_bits & tr::mantissa_mask) << (23 - tr::mantissa_bits),
+          r == mx_rounding::rceil};
 }
 
-}  // namespace detail
-
-namespace detail {
-
-// MX runs in chunks of 128 blocks: the block amaxes by the segment kernel, then one bulk call
-// for the chunk with one scale per 32-element segment, while the chunk is in L1.
+// MX runs in chunks of 128 blocks, pipelined: the first chunk's block amaxes by the segment
+// kernel; then per chunk its scales (16 blocks per step) and one bulk call with an inverse scale
+// per 32-element segment, whose conversion also scans the next chunk for its block amaxes.
 inline constexpr std::size_t mx_chunk = 128 * mx_block_size;
 
 /// Checks the pointers of an MX function: x and q hold n elements, scales mx_scale_count(n).
@@ -149,27 +137,34 @@ template <class F, std::enable_if_t<detail::is_fp8_v<F>, int> = 0>
 void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
                  mx_rounding r = mx_rounding::floor) {
   detail::check_mx(x, q, scales, n, "mx_quantize");
-  const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
   const detail::operation_stream stream(n * (sizeof(float) + sizeof(F)));
   detail::default_fp_env env;
-  float block_scale[detail::mx_chunk / mx_block_size];
-  std::uint32_t acc[detail::mx_chunk / mx_block_size];
-  for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
+  constexpr std::size_t chunk_blocks = detail::mx_chunk / mx_block_size;
+  const detail::mx_params params = detail::mx_params_for<F>(r);
+  const auto select = detail::scale_kernels_for(simd::active_isa()).mx;
+  float inverse[chunk_blocks];
+  std::uint32_t acc[2][chunk_blocks] = {};
+  // A pipeline: each chunk's conversion also scans the next chunk for its block amaxes.
+  if (n != 0) {
+    detail::amax_segments_kernel(simd::active_isa())(x, n < detail::mx_chunk ? n : detail::mx_chunk,
+                                                     mx_block_size, acc[0]);
+  }
+  for (std::size_t i0 = 0, c = 0; i0 < n; i0 += detail::mx_chunk, c ^= 1) {
     const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
     const std::size_t blocks = mx_scale_count(len);
     e8m0fnu* s = scales + i0 / mx_block_size;
-    for (std::size_t k = 0; k < blocks; ++k) acc[k] = 0;
-    kernel(x + i0, len, mx_block_size, acc);
-    bool has_nan = false;
-    for (std::size_t k = 0; k < blocks; ++k) {
-      // Any finite stand-in scale for a NaN block; its elements are overwritten below.
-      has_nan = has_nan || acc[k] >= detail::float_inf_bits;
-      s[k] = acc[k] >= detail::float_inf_bits ? e8m0fnu::nan() : detail::mx_scale<F>(acc[k], r);
-      block_scale[k] = isnan(s[k]) ? 1.0f : float(s[k]);
-    }
-    // Dividing by a power of two is exact wherever the result can be nonzero in F.
-    detail::scale_arg sc = detail::per_segment(block_scale, mx_block_size, stream.on());
-    sc.prefetch = detail::mx_chunk;  // the next chunk, for its amax pass
+    // e8m0fnu is one byte holding its code: write the codes through its object representation.
+    static_assert(sizeof(e8m0fnu) == 1 && std::is_trivially_copyable_v<e8m0fnu>);
+    const bool has_nan =
+        select(acc[c], blocks, params, reinterpret_cast<std::uint8_t*>(s), inverse);
+    // x / 2^e as x * 2^-e: the same bits, and cheaper.
+    detail::scale_arg sc = detail::per_segment(inverse, mx_block_size, stream.on());
+    sc.kind = detail::scale_kind::inverse_segments;
+    sc.nan_free = true;  // NaN elements lie in NaN-scale blocks, overwritten below
+    const std::size_t next = i0 + len;
+    for (std::uint32_t& a : acc[c ^ 1]) a = 0;
+    sc.scan = {x + next, n - next < detail::mx_chunk ? n - next : detail::mx_chunk, mx_block_size,
+               acc[c ^ 1]};
     detail::quantize_with(x + i0, q + i0, len, saturation::finite, sc);
     if (has_nan) {
       stream.fence();  // the streamed codes land before their overwrite

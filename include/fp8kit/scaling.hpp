@@ -3,10 +3,12 @@
 // quantization. Scales are dequantization scales (x ~= q * scale). MX (an E8M0 scale per 32
 // elements) is in mx.hpp, Transformer Engine's delayed scaling in delayed_scaling.hpp.
 //
-// Per-channel and block-wise quantization call the bulk API: quantize / dequantize /
-// fake_quantize with one scale per row (or long row slice), and the element-wise-scale
-// detail::*_scaled with a row of scales (one per column, or block scales expanded to a row).
-// So they run the bulk SIMD kernels and give the same bits as the scalar conversions.
+// Per-channel and block-wise quantization run the bulk SIMD kernels (detail::quantize_with and
+// friends) with a scale per segment of a row (a row, or a block's part of it), per element (per
+// column), or per call, so they give the same bits as the scalar conversions. Block-wise
+// quantization is a pipeline over tiles (blocks one row high: ~16 Ki floats of the matrix read
+// as one long row; taller blocks: a block row): each tile's conversion also scans the next tile
+// for its block amaxes (scale_arg::scan), so x is read from memory once.
 
 #include <cmath>
 #include <cstddef>
@@ -24,6 +26,7 @@
 #include "detail/fp_env.hpp"
 #include "fp8.hpp"
 #include "simd/amax.hpp"
+#include "simd/block_scales.hpp"
 #include "simd/cpu.hpp"
 
 #if FP8KIT_HAS_SPAN
@@ -86,24 +89,15 @@ inline double pow2_double(int e) noexcept {
   return bit_cast<double>(static_cast<std::uint64_t>(e + 1023) << 52);
 }
 
-/// scale_from_amax with the default options for the amax bits `bits` (finite, sign clear), in one
-/// float division: max finite is a float, and the float quotient is correctly rounded, so it
-/// equals the double quotient rounded to float (53 >= 2 * 24 + 2).
-template <class F>
-inline float plain_scale(std::uint32_t bits) noexcept {
-  if (bits == 0) return 1.0f;
-  constexpr float lo = std::numeric_limits<float>::min();
-  const float s = bit_cast<float>(bits) / opaque(float(F::traits::max_finite));
-  return s < lo ? lo : s;  // subnormal or 0: clamp; the quotient cannot overflow
-}
-
 /// scale_from_amax for a checked amax (finite, >= 0) and checked options. Needs the default FP
 /// environment (see default_fp_env): a subnormal amax must not be flushed. Cheap enough to run
 /// once per block: no libm call unless the margin is fractional.
 template <class F>
 float scale_from_amax_unchecked(float amax, const scale_options& o) noexcept {
   const std::uint32_t bits = bit_cast<std::uint32_t>(amax) & float_abs_mask;
-  if (o.margin == 0.0f && o.backoff == 1.0f && !o.pow2) return plain_scale<F>(bits);
+  if (o.margin == 0.0f && o.backoff == 1.0f && !o.pow2) {
+    return plain_scale(bits, float(F::traits::max_finite));
+  }
   if (bits == 0) return 1.0f;
   const double a = double(bit_cast<float>(bits));  // a normal double, even for a subnormal amax
   // Exact: max finite has at most 5 significant bits and backoff 24, so the product has <= 29.
@@ -365,12 +359,27 @@ struct tile {
   std::size_t blocks() const noexcept { return count_blocks(c1 - c0, bc); }
 };
 
-/// Columns per tile: whole blocks, about 512 KiB of floats per tile (so a tile's second pass
-/// reads from L2), or whole rows when they fit.
+/// Most blocks in one tile (the pipeline keeps two tiles' amaxes on the stack).
+inline constexpr std::size_t max_tile_blocks = 256;
+
+/// Columns per tile: whole blocks, about 512 Ki floats per tile (a block row of 128 x 4096), or
+/// 16 Ki floats for blocks one row high (so that the pipeline's second pass over a tile reads
+/// from L1 or L2), at most max_tile_blocks blocks; whole rows when they fit.
 inline std::size_t tile_width(std::size_t cols, block_shape b) noexcept {
-  const std::size_t blocks = (std::size_t{512} << 10) / b.rows / b.cols;
+  const std::size_t floats = b.rows == 1 ? std::size_t{16} << 10 : std::size_t{512} << 10;
+  std::size_t blocks = floats / b.rows / b.cols;
+  blocks = blocks > max_tile_blocks ? max_tile_blocks : blocks;
   const std::size_t width = (blocks == 0 ? 1 : blocks) * b.cols;
   return width < cols ? width : cols;
+}
+
+/// Blocks one row high on rows that hold whole blocks are the same blocks, with the same scale
+/// layout, on one long row: fewer, longer calls.
+inline void as_one_row(std::size_t& rows, std::size_t& cols, block_shape b) noexcept {
+  if (b.rows == 1 && cols % b.cols == 0) {
+    cols *= rows;
+    rows = 1;
+  }
 }
 
 /// Block amaxes (bits, amax's NaN rule) of the tile into acc (t.blocks() entries): one
@@ -382,41 +391,68 @@ inline void tile_amax(const float* x, const tile& t, amax_segments_fn kernel,
 }
 
 /// Scales of the tile's blocks from their amaxes; a block with inf or NaN takes its largest
-/// finite |x|. Needs the default FP environment.
+/// finite |x|. Returns whether the tile is free of NaN. Needs the default FP environment.
 template <class F>
-void tile_scales(const float* x, const tile& t, const scale_options& o, const std::uint32_t* acc,
+bool tile_scales(const float* x, const tile& t, const scale_options& o, const std::uint32_t* acc,
                  float* scales) noexcept {
   const bool plain = o.margin == 0.0f && o.backoff == 1.0f && !o.pow2;
+  constexpr float max_finite = float(F::traits::max_finite);
+  // The default options: every block at once (16 per step), the rest through the general path.
+  if (plain) scale_kernels_for(simd::active_isa()).plain(acc, t.blocks(), max_finite, scales);
+  bool nan_free = true;
   for (std::size_t j = 0, c = t.c0; j < t.blocks(); ++j, c += t.bc) {
     std::uint32_t bits = acc[j];
     if (bits >= float_inf_bits) {  // rare: recompute without inf and NaN
+      nan_free = nan_free && bits == float_inf_bits;
       const std::size_t len = t.c1 - c < t.bc ? t.c1 - c : t.bc;
       bits = finite_amax_bits(x + t.r0 * t.cols + c, t.r1 - t.r0, len, t.cols);
+      if (plain) scales[j] = plain_scale(bits, max_finite);
     }
-    // The default options inline (one division per block), the rest through the general path.
-    scales[j] =
-        plain ? plain_scale<F>(bits) : scale_from_amax_unchecked<F>(bit_cast<float>(bits), o);
+    if (!plain) scales[j] = scale_from_amax_unchecked<F>(bit_cast<float>(bits), o);
   }
+  return nan_free;
 }
 
 /// Runs op(offset, length, scale_arg) over a tile whose block scales are `scales`: one call
 /// when the tile is a single block spanning whole rows, else one call per row with one scale
 /// per segment of bc columns. Blocks narrower than the segment kernels' 16 columns get their
 /// scales expanded to element-wise scales instead, per chunk of 1024 columns (4 KiB on the
-/// stack). All give the same bits. `stream` and `prefetch` go to every scale_arg.
+/// stack). All give the same bits. `stream` goes to every scale_arg, `nan_free` (the tile holds
+/// no NaN) to the segment calls. When `next` is set, the block amaxes of that tile (of x) are
+/// accumulated into next_acc on the way: row k of `next` rides along row k of this tile as the
+/// scan of its call.
 template <class Op>
-void apply_tile(const tile& t, const float* scales, bool stream, std::size_t prefetch, Op op) {
-  const auto run = [&](std::size_t at, std::size_t len, scale_arg sc) {
+void apply_tile(const float* x, const tile& t, const float* scales, bool stream, bool nan_free,
+                const tile* next, std::uint32_t* next_acc, Op op) {
+  const auto run = [&](std::size_t at, std::size_t len, scale_arg sc, const amax_scan& scan) {
     sc.stream = stream;
-    sc.prefetch = prefetch;
+    sc.scan = scan;
     op(at, len, sc);
   };
-  if (t.blocks() == 1 && t.width() == t.cols) {
-    run(t.r0 * t.cols, (t.r1 - t.r0) * t.cols, divide_by(scales[0]));
-  } else if (t.bc >= 16) {
-    for (std::size_t r = t.r0; r < t.r1; ++r) {
-      run(r * t.cols + t.c0, t.width(), per_segment(scales, t.bc));
+  std::size_t scanned = 0;  // rows of `next` done
+  const auto next_rows = [&](std::size_t rows) {
+    amax_scan scan{};
+    if (next == nullptr || scanned == next->r1 - next->r0) return scan;
+    scan.x = x + (next->r0 + scanned) * next->cols + next->c0;
+    scan.acc = next_acc;
+    if (next->blocks() == 1 && next->width() == next->cols) {  // one block of whole rows:
+      const std::size_t left = next->r1 - next->r0 - scanned;  // contiguous, one segment
+      const std::size_t k = rows < left ? rows : left;
+      scan.n = scan.segment = k * next->cols;
+      scanned += k;
+    } else {
+      scan.n = next->width();
+      scan.segment = next->bc;
+      scanned += 1;
     }
+    return scan;
+  };
+  if (t.blocks() == 1 && t.width() == t.cols) {
+    run(t.r0 * t.cols, (t.r1 - t.r0) * t.cols, divide_by(scales[0]), next_rows(t.r1 - t.r0));
+  } else if (t.bc >= 16) {
+    scale_arg sc = per_segment(scales, t.bc);
+    sc.nan_free = nan_free;
+    for (std::size_t r = t.r0; r < t.r1; ++r) run(r * t.cols + t.c0, t.width(), sc, next_rows(1));
   } else {
     // bc < 1024, so a chunk of `step` (a multiple of bc) columns starts at a block boundary.
     const std::size_t step = 1024 / t.bc * t.bc;
@@ -425,8 +461,15 @@ void apply_tile(const tile& t, const float* scales, bool stream, std::size_t pre
     for (std::size_t c = t.c0; c < t.c1; c += step) {
       const std::size_t len = t.c1 - c < step ? t.c1 - c : step;
       fill(scales + (c - t.c0) / t.bc, len, t.bc, expanded);
-      for (std::size_t r = t.r0; r < t.r1; ++r) run(r * t.cols + c, len, per_element(expanded));
+      for (std::size_t r = t.r0; r < t.r1; ++r) {
+        run(r * t.cols + c, len, per_element(expanded), amax_scan{});
+      }
     }
+  }
+  if (next == nullptr) return;
+  const amax_segments_fn kernel = amax_segments_kernel(simd::active_isa());
+  for (amax_scan scan = next_rows(1); scan.n != 0; scan = next_rows(1)) {
+    kernel(scan.x, scan.n, scan.segment, scan.acc);  // rows no call of this tile took
   }
 }
 
@@ -457,24 +500,41 @@ void for_each_tile(std::size_t rows, std::size_t cols, block_shape b, std::size_
   }
 }
 
-/// Shared driver of scales_blockwise / quantize_blockwise / fake_quantize_blockwise: per tile,
-/// the block scales (written to `scales`), then op(tile, its scales, prefetch distance) while
-/// the tile is still in cache. The prefetch distance points at the next tile (the next columns,
-/// or the next block row), whose amax pass then reads from cache. The caller checks arguments.
+/// Shared driver of scales_blockwise / quantize_blockwise / fake_quantize_blockwise, a pipeline
+/// over the tiles in order: the first tile's block amaxes, then per tile its scales (written to
+/// `scales`) and op(tile, its scales, whether it is NaN-free, the next tile or null, next_acc),
+/// which must accumulate the next tile's block amaxes into next_acc (zeroed) while it works on
+/// this tile (which is in cache: it was read for its amaxes one tile earlier). The caller checks
+/// arguments.
 template <class F, class Op>
 void blockwise(const float* x, std::size_t rows, std::size_t cols, block_shape b, float* scales,
                const scale_options& o, Op op) {
   if (rows == 0 || cols == 0) return;
+  as_one_row(rows, cols, b);
   const std::size_t width = tile_width(cols, b);
-  const std::size_t prefetch = width < cols ? width : b.rows * cols;
-  std::vector<std::uint32_t> acc(count_blocks(width, b.cols));
-  const amax_segments_fn kernel = amax_segments_kernel(simd::active_isa());
+  const std::size_t per_tile = count_blocks(width, b.cols);
+  std::uint32_t acc[2 * max_tile_blocks];
+  std::uint32_t* current = acc;
+  std::uint32_t* next = acc + per_tile;
   default_fp_env env;
+  tile pending{};
+  float* pending_scales = nullptr;
+  const auto finish = [&](const tile* following) {
+    const bool nan_free = tile_scales<F>(x, pending, o, current, pending_scales);
+    for (std::size_t j = 0; j < per_tile; ++j) next[j] = 0;
+    op(pending, static_cast<const float*>(pending_scales), nan_free, following, next);
+    std::swap(current, next);
+  };
   for_each_tile(rows, cols, b, width, scales, [&](const tile& t, float* tile_scales_out) {
-    tile_amax(x, t, kernel, acc.data());
-    tile_scales<F>(x, t, o, acc.data(), tile_scales_out);
-    op(t, static_cast<const float*>(tile_scales_out), prefetch);
+    if (pending_scales == nullptr) {
+      tile_amax(x, t, amax_segments_kernel(simd::active_isa()), current);
+    } else {
+      finish(&t);
+    }
+    pending = t;
+    pending_scales = tile_scales_out;
   });
+  finish(nullptr);
 }
 
 /// blockwise, then op(offset, length, scale_arg) over every tile with its new scales, streaming
@@ -484,8 +544,9 @@ void blockwise_apply(const float* x, std::size_t rows, std::size_t cols, block_s
                      float* scales, const scale_options& o, std::size_t bytes, Op op) {
   const operation_stream stream(rows * cols * bytes);
   blockwise<F>(x, rows, cols, b, scales, o,
-               [&](const tile& t, const float* tile_scales, std::size_t prefetch) {
-                 apply_tile(t, tile_scales, stream.on(), prefetch, op);
+               [&](const tile& t, const float* tile_scales, bool nan_free, const tile* next,
+                   std::uint32_t* acc) {
+                 apply_tile(x, t, tile_scales, stream.on(), nan_free, next, acc, op);
                });
 }
 
@@ -515,8 +576,12 @@ void scales_blockwise(const float* x, std::size_t rows, std::size_t cols, block_
                       float* scales, scale_options o = {}) {
   detail::check_blocks("scales_blockwise", rows, cols, b, {x, "x"}, {x, "x"}, {scales, "scales"});
   detail::check_scale_options(o, "scales_blockwise");
-  detail::blockwise<F>(x, rows, cols, b, scales, o,
-                       [](const detail::tile&, const float*, std::size_t) {});
+  const detail::amax_segments_fn kernel = detail::amax_segments_kernel(simd::active_isa());
+  detail::blockwise<F>(
+      x, rows, cols, b, scales, o,
+      [&](const detail::tile&, const float*, bool, const detail::tile* next, std::uint32_t* acc) {
+        if (next != nullptr) detail::tile_amax(x, *next, kernel, acc);
+      });
 }
 
 /// Block-wise quantization: scales as scales_blockwise<F> (written to `scales`), then
@@ -564,9 +629,10 @@ void dequantize_blockwise(const F* q, std::size_t rows, std::size_t cols, block_
   detail::check_scales(scales, block_count(rows, cols, b), "dequantize_blockwise");
   const detail::operation_stream stream(rows * cols * (sizeof(float) + sizeof(F)));
   detail::default_fp_env env;
+  detail::as_one_row(rows, cols, b);
   detail::for_each_tile(
       rows, cols, b, cols, scales, [&](const detail::tile& t, const float* tile_scales) {
-        detail::apply_tile(t, tile_scales, stream.on(), 0,
+        detail::apply_tile(nullptr, t, tile_scales, stream.on(), false, nullptr, nullptr,
                            [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                              detail::dequantize_with(q + at, x + at, len, sc);
                            });

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "../config.hpp"
+#include "codec.hpp"
 #include "cpu.hpp"
 
 #if FP8KIT_HAS_XSIMD
@@ -290,6 +291,96 @@ __attribute__((target("avx512f"))) inline void amax_segments_avx512(const float*
     *acc = m > *acc ? m : *acc;
   }
 }
+
+/// Where an amax_scanner_avx512 parks the lane-wise maxima of up to 16 segments (a separate
+/// object, so that the scanner's own state can live in registers).
+struct amax_park {
+  alignas(64) std::uint32_t lanes[16 * 16];
+};
+
+/// Accumulates the segment amaxes of an amax_scan 16 floats at a time, for a conversion kernel
+/// that calls step() between its own vectors (the scan's loads and maxes then fill issue slots
+/// the conversion leaves free). Each segment's lane-wise max is parked; every 16 segments
+/// fold16 reduces them at once. Segments that are not a multiple of 16 are scanned at
+/// construction by amax_segments_avx512 instead. finish() completes the scan.
+class amax_scanner_avx512 {
+ public:
+  /// Prefetch distance (floats, 16 KiB): the scan reads from memory, tile after tile, and
+  /// competes with the conversion's stores; measured best among 512 .. 8192 on 64 MiB inputs.
+  static constexpr std::size_t scan_ahead = 2048;
+
+  __attribute__((target("avx512f"), always_inline))
+  amax_scanner_avx512(const amax_scan& s, amax_park& park) noexcept
+      : x_(s.x), left_(s.n), per_segment_(s.segment / 16), acc_(s.acc), park_(park.lanes) {
+    if (left_ != 0 && s.segment % 16 != 0) {
+      amax_segments_avx512(s.x, s.n, s.segment, s.acc);
+      left_ = 0;
+    }
+    to_go_ = per_segment_;
+  }
+
+  /// The next 16 * V floats of the scan, if it has that many left (one test per call).
+  template <std::size_t V>
+  __attribute__((target("avx512f"), always_inline)) void step() noexcept {
+    if (left_ < 16 * V) return;
+    // An integer address: pointer arithmetic may not leave the data, a prefetch may.
+    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(x_) + 4 * scan_ahead;
+    for (std::size_t k = 0; k < V; ++k) {
+      // NOLINTNEXTLINE(performance-no-int-to-ptr)
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * k), _MM_HINT_T0);
+      take(_mm512_loadu_si512(x_ + 16 * k));
+    }
+    x_ += 16 * V;
+    left_ -= 16 * V;
+  }
+
+  /// The rest of the scan, then its last partial segment and fold.
+  __attribute__((target("avx512f"), always_inline)) void finish() noexcept {
+    while (left_ >= 16) step<1>();
+    if (left_ != 0) {  // masked load: lanes past the end are neither read nor faulted on
+      const auto live = static_cast<__mmask16>((1u << left_) - 1u);
+      left_ = 0;
+      take(_mm512_maskz_loadu_epi32(live, x_));
+    }
+    if (to_go_ != per_segment_) end_segment();
+    if (parked_ == 0) return;
+    for (std::size_t k = parked_; k < 16; ++k) {
+      _mm512_store_si512(park_ + 16 * k, _mm512_setzero_si512());
+    }
+    fold();
+  }
+
+ private:
+  __attribute__((target("avx512f"), always_inline)) void take(__m512i v) noexcept {
+    const __m512i mask = _mm512_set1_epi32(static_cast<int>(float_abs_mask));
+    current_ = max_epu32_avx512(current_, _mm512_and_si512(v, mask));
+    if (--to_go_ == 0) end_segment();
+  }
+  __attribute__((target("avx512f"), always_inline)) void end_segment() noexcept {
+    _mm512_store_si512(park_ + 16 * parked_, current_);
+    current_ = _mm512_setzero_si512();
+    to_go_ = per_segment_;
+    if (++parked_ == 16) fold();
+  }
+  __attribute__((target("avx512f"), always_inline)) void fold() noexcept {
+    __m512i v[16];  // park_ holds 16 segments, the unused ones zero
+    for (std::size_t k = 0; k < 16; ++k) v[k] = _mm512_load_si512(park_ + 16 * k);
+    const auto live = static_cast<__mmask16>((1u << parked_) - 1u);  // parked_ <= 16
+    const __m512i m = fold16_avx512(v);
+    _mm512_mask_storeu_epi32(acc_, live, max_epu32_avx512(_mm512_maskz_loadu_epi32(live, acc_), m));
+    acc_ += parked_;
+    parked_ = 0;
+  }
+
+  const float* x_;
+  std::size_t left_;         // floats still to scan
+  std::size_t per_segment_;  // vectors per segment
+  std::size_t to_go_ = 0;    // vectors of the current segment still to come
+  std::uint32_t* acc_;
+  std::uint32_t* park_;
+  std::size_t parked_ = 0;  // segments parked
+  __m512i current_ = _mm512_setzero_si512();
+};
 
 __attribute__((target("avx512f"))) inline void fill_segments_avx512(const float* v, std::size_t n,
                                                                     std::size_t seg,

@@ -100,7 +100,21 @@ struct codec_params {
 /// `segments`: element i (counted from the call's first element) belongs to segment
 /// (first + i) / segment, whose scale is each[that]; segment >= 16 (a vector of 16 lanes spans
 /// at most two segments). One scale per row of a matrix, or per block of a row.
-enum class scale_kind { none, div, mul, each, segments };
+/// `inverse_segments` (encoding only): as segments, but each[] holds the exact inverses of
+/// power-of-two scales (MX), so encoding multiplies: the same bits as dividing.
+enum class scale_kind { none, div, mul, each, segments, inverse_segments };
+
+/// A second stream whose segment amaxes an encode or fake_quantize call accumulates while it
+/// converts, so that the block-wise and MX pipelines read the next tile for its amax pass during
+/// the current tile's conversion (the AVX-512 kernels interleave both; other kernels, and
+/// segments that are not a multiple of 16, take a separate amax pass, with the same result):
+/// acc[j] = max(acc[j], amax_bits of x[j * segment, min((j + 1) * segment, n))).
+struct amax_scan {
+  const float* x = nullptr;
+  std::size_t n = 0;
+  std::size_t segment = 0;  // > 0 when n > 0
+  std::uint32_t* acc = nullptr;
+};
 
 struct scale_arg {
   scale_kind kind = scale_kind::none;
@@ -111,6 +125,10 @@ struct scale_arg {
   std::size_t first = 0;        // kind segments: elements of segment 0 before this call's start
   bool stream = false;  // non-temporal stores whatever the size; the caller then store_fence()s
   std::size_t prefetch = 0;  // > 0: prefetch the source this many elements ahead (AVX-512)
+  amax_scan scan{};          // encode and fake_quantize only
+  // Kind segments: the caller knows the source holds no NaN (it has the block amaxes), so the
+  // AVX-512 encode and fake_quantize kernels may skip their NaN fix-up: the same bits, fewer ops.
+  bool nan_free = false;
 };
 
 /// Non-temporal stores pay off only when the data cannot stay in the caches anyway: from this
@@ -118,11 +136,12 @@ struct scale_arg {
 /// in an operation made of many calls (scale_arg::stream).
 inline constexpr std::size_t stream_threshold = std::size_t{32} << 20;
 
-/// s for a call starting k elements later.
+/// s for a call starting k elements later (without the scan, which belongs to one call).
 inline scale_arg advanced(const scale_arg& s, std::size_t k) noexcept {
   scale_arg t = s;
+  t.scan = amax_scan{};
   if (t.kind == scale_kind::each) t.each += k;
-  if (t.kind == scale_kind::segments) {
+  if (t.kind == scale_kind::segments || t.kind == scale_kind::inverse_segments) {
     const std::size_t position = s.first + k;
     t.each += position / s.segment;
     t.first = position % s.segment;

@@ -13,6 +13,7 @@
 #include "../detail/fp_env.hpp"
 #include "../fp8.hpp"
 #include "../half.hpp"
+#include "amax.hpp"
 #include "codec.hpp"
 #include "cpu.hpp"
 #include "kernels.hpp"
@@ -121,18 +122,29 @@ void with_modes(saturation s, scale_kind k, Fn&& f) {
 template <class F>
 using storage_of = typename F::storage;
 
-/// Scale kinds every kernel set implements; only the AVX-512 kernels take kind segments (the
-/// others get one call per segment, see for_each_segment).
+/// Segment scale kinds: only the AVX-512 kernels take them (the others get one call per
+/// segment, see for_each_segment).
 template <scale_kind K>
-inline constexpr bool portable_kind = K != scale_kind::segments;
+inline constexpr bool segment_kind = K == scale_kind::segments || K == scale_kind::inverse_segments;
 
-/// Runs call(offset, length, scale_arg of kind div or mul) once per segment of a kind-segments
-/// scale_arg: the fallback for kernels without kind segments.
+/// Scale kinds every kernel set implements.
+template <scale_kind K>
+inline constexpr bool portable_kind = !segment_kind<K>;
+
+inline bool is_segment_kind(scale_kind k) noexcept {
+  return k == scale_kind::segments || k == scale_kind::inverse_segments;
+}
+
+/// Runs call(offset, length, scale_arg of kind div or mul) once per segment of a segment-kind
+/// scale_arg: the fallback for kernels without segment kinds.
 template <class Call>
 void for_each_segment(std::size_t n, const scale_arg& s, Call call) {
   std::size_t at = 0, j = 0;
   for (std::size_t len = s.segment - s.first; at < n; at += len, len = s.segment, ++j) {
-    scale_arg part = divide_by(s.each[j]);
+    // An exact inverse (a power of two) times 1 / itself is exact too.
+    scale_arg part = s.kind == scale_kind::inverse_segments
+                         ? scale_arg{scale_kind::mul, 1.0f / opaque(s.each[j]), s.each[j]}
+                         : divide_by(s.each[j]);
     part.stream = s.stream;
     call(at, n - at < len ? n - at : len, part);
   }
@@ -165,9 +177,18 @@ class operation_stream {
   bool on_;
 };
 
-/// True when the active kernels take kind segments themselves.
+/// True when the active kernels take kind segments themselves, and fuse amax scans.
 inline bool native_segments() noexcept {
   return FP8KIT_X86_DISPATCH && simd::active_isa() == simd::isa::avx512;
+}
+
+/// s without its scan, which runs first as a separate amax pass: for kernels that do not fuse
+/// scans (the result is the same).
+inline scale_arg separate_scan(const scale_arg& s) noexcept {
+  amax_segments_kernel(simd::active_isa())(s.scan.x, s.scan.n, s.scan.segment, s.scan.acc);
+  scale_arg t = s;
+  t.scan = amax_scan{};
+  return t;
 }
 
 template <class F, class Src, scale_kind... Kinds>
@@ -179,7 +200,12 @@ void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const sca
 #if FP8KIT_X86_DISPATCH
     case simd::isa::avx512:
       return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
-        avx512::encode<T, decltype(sat)::value, decltype(kind)::value>(src, out, n, sc);
+        constexpr saturation S = decltype(sat)::value;
+        constexpr scale_kind K = decltype(kind)::value;
+        if constexpr (segment_kind<K>) {
+          if (sc.nan_free) return avx512::encode<T, S, K, true>(src, out, n, sc);
+        }
+        avx512::encode<T, S, K, false>(src, out, n, sc);
       });
     case simd::isa::avx2:
       return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
@@ -215,14 +241,17 @@ void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const sca
 /// F is an fp8 type, bfloat16 or half.
 template <class F, class Src>
 void encode_any(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
+  if (sc.scan.n != 0 && (!std::is_same_v<Src, float> || !native_segments())) {
+    return encode_any(src, dst, n, s, separate_scan(sc));
+  }
   if constexpr (std::is_same_v<Src, float>) {
-    if (sc.kind == scale_kind::segments && !native_segments()) {
+    if (is_segment_kind(sc.kind) && !native_segments()) {
       return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
         encode_any(src + at, dst + at, len, s, part);
       });
     }
     encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each,
-                 scale_kind::segments>(src, dst, n, s, sc);
+                 scale_kind::segments, scale_kind::inverse_segments>(src, dst, n, s, sc);
   } else {
     encode_kinds<F, Src, scale_kind::none>(src, dst, n, s, sc);
   }
@@ -285,6 +314,9 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
   using T = typename F::traits;
   [[maybe_unused]] constexpr auto div = scale_kind::div, mul = scale_kind::mul,
                                   each = scale_kind::each;
+  if (sc.scan.n != 0 && (codec_params<T>::integer_rounding || !native_segments())) {
+    return fake_quantize_any<F>(x, y, n, s, separate_scan(sc));
+  }
   if (sc.kind == scale_kind::segments &&
       (codec_params<T>::integer_rounding || !native_segments())) {
     return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
@@ -309,7 +341,12 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
       case simd::isa::avx512:
         return with_modes<div, mul, each, scale_kind::segments>(
             s, sc.kind, [&](auto sat, auto kind) {
-              avx512::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);
+              constexpr saturation S = decltype(sat)::value;
+              constexpr scale_kind K = decltype(kind)::value;
+              if constexpr (K == scale_kind::segments) {
+                if (sc.nan_free) return avx512::fake_quantize<T, S, K, true>(x, y, n, sc);
+              }
+              avx512::fake_quantize<T, S, K, false>(x, y, n, sc);
             });
       case simd::isa::avx2:
         return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {

@@ -10,7 +10,9 @@
 //            up two 128-entry byte tables (high and low byte of the bf16 or half pattern; every
 //            fp8 value is exact in both), vpunpck*bw / vpunpck*wd widen; without VBMI the
 //            arithmetic decoder of codec.hpp;
-//   fused:   fake_quantize rounds in the float domain (sum - magic is the rounded value).
+//   fused:   fake_quantize rounds in the float domain (sum - magic is the rounded value);
+//   scans:   encode and fake_quantize interleave a scale_arg::scan (amax_scanner_avx512) with
+//            their own vectors; scale_arg::nan_free drops the NaN fix-up.
 // Operations beyond stream_threshold (or when the caller asks: scale_arg::stream) use
 // non-temporal stores for the 64-byte aligned body (run_range).
 // Division and every add that rounds use the *_round_ps forms: GCC and Clang rewrite the plain
@@ -24,6 +26,7 @@
 #include "../config.hpp"
 #include "../convert.hpp"
 #include "../half.hpp"
+#include "amax.hpp"
 #include "codec.hpp"
 #include "cpu.hpp"
 
@@ -112,7 +115,7 @@ FP8KIT_AVX512_INLINE __m512 lane_scales(const float* each, segment_cursor& curso
   if constexpr (K == scale_kind::each) {
     // Lanes outside the tail divide 0 by 0: NaN, never stored; SAE raises no flag.
     return _mm512_maskz_loadu_ps(m, each + i);
-  } else if constexpr (K == scale_kind::segments) {
+  } else if constexpr (K == scale_kind::segments || K == scale_kind::inverse_segments) {
     return cursor.next(valid);
   } else {
     (void)each, (void)cursor, (void)i, (void)m, (void)valid;
@@ -127,6 +130,8 @@ FP8KIT_AVX512_INLINE __m512 pre_scale(__m512 x, const scale_regs& r, __m512 lane
     return _mm512_div_round_ps(x, r.value, rn);
   } else if constexpr (K == scale_kind::mul) {
     return _mm512_mul_round_ps(x, r.value, rn);
+  } else if constexpr (K == scale_kind::inverse_segments) {
+    return _mm512_mul_round_ps(x, lanes, rn);
   } else if constexpr (K == scale_kind::each || K == scale_kind::segments) {
     return _mm512_div_round_ps(x, lanes, rn);
   } else {
@@ -167,11 +172,11 @@ FP8KIT_AVX512_INLINE __m512 magic_for(__m512i ac) {
 }
 
 /// Codes of T for 16 floats, in the low 8 (fp8) or 16 bits of each lane; upper bits are junk.
-template <class T, saturation S>
+/// NanFree: the caller knows no lane is NaN (scale_arg::nan_free), so the NaN fix-up goes.
+template <class T, saturation S, bool NanFree = false>
 FP8KIT_AVX512_INLINE __m512i encode16(__m512 x) {
   using p = codec_params<T>;
   __asm__("" : "+v"(x));  // one register: GCC would otherwise reload x for each use
-  const __mmask16 nan = nan_mask(x);
   const __mmask16 neg = _mm512_movepi32_mask(as_int(x));
   __m512i code;
   if constexpr (p::integer_rounding) {
@@ -185,7 +190,7 @@ FP8KIT_AVX512_INLINE __m512i encode16(__m512 x) {
     const __m512i sum = as_int(_mm512_add_round_ps(as_float(ac), magic_for<T>(ac), rn));
     code = _mm512_add_epi32(sum, _mm512_srli_epi32(sum, p::shift));
   }
-  code = _mm512_mask_mov_epi32(code, nan, splat(p::nan_code));
+  if constexpr (!NanFree) code = _mm512_mask_mov_epi32(code, nan_mask(x), splat(p::nan_code));
   __mmask16 signed_lanes = neg;
   if constexpr (p::fnuz) signed_lanes = _mm512_mask_test_epi32_mask(neg, code, splat(p::code_mask));
   return _mm512_mask_or_epi32(code, signed_lanes, code, splat(p::sign_mask));
@@ -193,11 +198,11 @@ FP8KIT_AVX512_INLINE __m512i encode16(__m512 x) {
 
 /// fake-quantized value of x (before the multiply by the scale): the float value of the code
 /// that encode16 would give, computed without leaving the float domain.
-template <class T, saturation S>
+template <class T, saturation S, bool NanFree = false>
 FP8KIT_AVX512_INLINE __m512 round16(__m512 x) {
   using p = codec_params<T>;
   static_assert(!p::integer_rounding, "round16: fp8 and half only");
-  const __mmask16 nan = nan_mask(x);
+  const __mmask16 nan = NanFree ? __mmask16{0} : nan_mask(x);
   const __m512i ac = clamped_magnitude<T, S>(x);
   const __m512 magic = magic_for<T>(ac);
   const __m512 sum = _mm512_add_round_ps(as_float(ac), magic, rn);
@@ -316,10 +321,12 @@ FP8KIT_AVX512_INLINE __m512 load_scaled(const Src* src, std::size_t i, __mmask16
 /// dst[i] = code of T for pre_scale(src[i]); Src is float, bfloat16 or half (K == none then);
 /// Dst is the one- or two-byte storage of T. Stream: non-temporal stores of whole 64-code
 /// blocks (one-byte codes, dst 64-byte aligned, n a multiple of 64).
-template <class T, saturation S, scale_kind K, bool Stream, class Src, class Dst>
+template <class T, saturation S, scale_kind K, bool Stream, bool NanFree, class Src, class Dst>
 FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, const scale_arg& s) {
   const scale_regs r = make_scale_regs(s);
   segment_cursor cursor(s);
+  amax_park park;
+  amax_scanner_avx512 scan(s.scan, park);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
   if constexpr (std::is_same_v<Src, bfloat16> && sizeof(Dst) == 1) {
@@ -352,10 +359,14 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   }
   for (; i + 64 <= n; i += 64) {
     prefetch_ahead(src + i, 64 * sizeof(Src), s.prefetch * sizeof(Src));
-    const __m512i c0 = encode16<T, S>(load_scaled<K>(src, i, all, 16, r, s.each, cursor));
-    const __m512i c1 = encode16<T, S>(load_scaled<K>(src, i + 16, all, 16, r, s.each, cursor));
-    const __m512i c2 = encode16<T, S>(load_scaled<K>(src, i + 32, all, 16, r, s.each, cursor));
-    const __m512i c3 = encode16<T, S>(load_scaled<K>(src, i + 48, all, 16, r, s.each, cursor));
+    scan.step<4>();
+    const __m512i c0 = encode16<T, S, NanFree>(load_scaled<K>(src, i, all, 16, r, s.each, cursor));
+    const __m512i c1 =
+        encode16<T, S, NanFree>(load_scaled<K>(src, i + 16, all, 16, r, s.each, cursor));
+    const __m512i c2 =
+        encode16<T, S, NanFree>(load_scaled<K>(src, i + 32, all, 16, r, s.each, cursor));
+    const __m512i c3 =
+        encode16<T, S, NanFree>(load_scaled<K>(src, i + 48, all, 16, r, s.each, cursor));
     if constexpr (Stream && sizeof(Dst) == 1) {
       __m512i z = _mm512_castsi128_si512(_mm512_cvtepi32_epi8(c0));
       z = _mm512_inserti32x4(z, _mm512_cvtepi32_epi8(c1), 1);
@@ -371,14 +382,17 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? all : tail_mask16(n - i);
-    store_codes16(dst + i, encode16<T, S>(load_scaled<K>(src, i, m, n - i, r, s.each, cursor)), m);
+    store_codes16(dst + i,
+                  encode16<T, S, NanFree>(load_scaled<K>(src, i, m, n - i, r, s.each, cursor)), m);
   }
+  scan.finish();
 }
 
 /// Runs range(stream, src, dst, n, s). Small outputs: once, with normal stores. Operations of
 /// >= stream_threshold bytes read plus written (or s.stream): range<false> on a head that brings
 /// dst to a 64-byte boundary, range<true> (non-temporal stores) on whole blocks, range<false> on
 /// the rest, then a fence (unless the caller asked for streaming: it fences once, at its end).
+/// s.scan goes with the whole blocks.
 template <std::size_t Block, class Src, class Dst, class Range>
 FP8KIT_AVX512_INLINE void run_range(const Src* src, Dst* dst, std::size_t n, const scale_arg& s,
                                     Range range) {
@@ -389,22 +403,24 @@ FP8KIT_AVX512_INLINE void run_range(const Src* src, Dst* dst, std::size_t n, con
   const std::size_t misalign = reinterpret_cast<std::uintptr_t>(dst) & 63u;
   const std::size_t head = std::min(n, misalign == 0 ? 0 : (64 - misalign) / sizeof(Dst));
   const std::size_t body = (n - head) / Block * Block;
-  range(std::false_type{}, src, dst, head, s);
-  range(std::true_type{}, src + head, dst + head, body, advanced(s, head));
+  scale_arg body_arg = advanced(s, head);
+  body_arg.scan = s.scan;
+  range(std::false_type{}, src, dst, head, advanced(s, 0));
+  range(std::true_type{}, src + head, dst + head, body, body_arg);
   range(std::false_type{}, src + head + body, dst + head + body, n - head - body,
         advanced(s, head + body));
   if (!s.stream) _mm_sfence();
 }
 
-template <class T, saturation S, scale_kind K, class Src, class Dst>
+template <class T, saturation S, scale_kind K, bool NanFree, class Src, class Dst>
 FP8KIT_AVX512_FN void encode(const Src* src, Dst* dst, std::size_t n, const scale_arg& s) {
   if constexpr (sizeof(Dst) == 1) {
     run_range<64>(src, dst, n, s,
                   [](auto stream, const Src* a, Dst* b, std::size_t m, const scale_arg& t) {
-                    encode_range<T, S, K, decltype(stream)::value>(a, b, m, t);
+                    encode_range<T, S, K, decltype(stream)::value, NanFree>(a, b, m, t);
                   });
   } else {  // two-byte codes are never streamed
-    encode_range<T, S, K, false>(src, dst, n, s);
+    encode_range<T, S, K, false, NanFree>(src, dst, n, s);
   }
 }
 
@@ -427,21 +443,24 @@ FP8KIT_AVX512_FN void decode(const Src* src, float* dst, std::size_t n, const sc
 }
 
 /// y[i] = post_scale(value of T nearest pre_scale(x[i])): fused fake_quantize (x == y allowed).
-template <class T, saturation S, scale_kind K, bool Stream>
+template <class T, saturation S, scale_kind K, bool Stream, bool NanFree>
 FP8KIT_AVX512_FN void fake_quantize_range(const float* x, float* y, std::size_t n,
                                           const scale_arg& s) {
   const scale_regs r = make_scale_regs(s);
   segment_cursor cursor(s);
+  amax_park park;
+  amax_scanner_avx512 scan(s.scan, park);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     prefetch_ahead(x + i, 32 * sizeof(float), s.prefetch * sizeof(float));
+    scan.step<2>();
     const __m512 l0 = lane_scales<K>(s.each, cursor, i, all, 16);
     const __m512 l1 = lane_scales<K>(s.each, cursor, i + 16, all, 16);
     const __m512 v0 =
-        post_scale<K>(round16<T, S>(pre_scale<K>(_mm512_loadu_ps(x + i), r, l0)), r, l0);
-    const __m512 v1 =
-        post_scale<K>(round16<T, S>(pre_scale<K>(_mm512_loadu_ps(x + i + 16), r, l1)), r, l1);
+        post_scale<K>(round16<T, S, NanFree>(pre_scale<K>(_mm512_loadu_ps(x + i), r, l0)), r, l0);
+    const __m512 v1 = post_scale<K>(
+        round16<T, S, NanFree>(pre_scale<K>(_mm512_loadu_ps(x + i + 16), r, l1)), r, l1);
     if constexpr (Stream) {
       _mm512_stream_ps(y + i, v0);
       _mm512_stream_ps(y + i + 16, v1);
@@ -453,16 +472,17 @@ FP8KIT_AVX512_FN void fake_quantize_range(const float* x, float* y, std::size_t 
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? all : tail_mask16(n - i);
     const __m512 l = lane_scales<K>(s.each, cursor, i, m, n - i);
-    const __m512 v = round16<T, S>(pre_scale<K>(_mm512_maskz_loadu_ps(m, x + i), r, l));
+    const __m512 v = round16<T, S, NanFree>(pre_scale<K>(_mm512_maskz_loadu_ps(m, x + i), r, l));
     _mm512_mask_storeu_ps(y + i, m, post_scale<K>(v, r, l));
   }
+  scan.finish();
 }
 
-template <class T, saturation S, scale_kind K>
+template <class T, saturation S, scale_kind K, bool NanFree>
 FP8KIT_AVX512_FN void fake_quantize(const float* x, float* y, std::size_t n, const scale_arg& s) {
   run_range<32>(x, y, n, s,
                 [](auto stream, const float* a, float* b, std::size_t m, const scale_arg& t) {
-                  fake_quantize_range<T, S, K, decltype(stream)::value>(a, b, m, t);
+                  fake_quantize_range<T, S, K, decltype(stream)::value, NanFree>(a, b, m, t);
                 });
 }
 

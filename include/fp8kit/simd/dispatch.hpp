@@ -124,16 +124,13 @@ using storage_of = typename F::storage;
 
 /// Segment scale kinds: only the AVX-512 kernels take them (the others get one call per
 /// segment, see for_each_segment).
-template <scale_kind K>
-inline constexpr bool segment_kind = K == scale_kind::segments || K == scale_kind::inverse_segments;
+constexpr bool is_segment_kind(scale_kind k) noexcept {
+  return k == scale_kind::segments || k == scale_kind::inverse_segments;
+}
 
 /// Scale kinds every kernel set implements.
 template <scale_kind K>
-inline constexpr bool portable_kind = !segment_kind<K>;
-
-inline bool is_segment_kind(scale_kind k) noexcept {
-  return k == scale_kind::segments || k == scale_kind::inverse_segments;
-}
+inline constexpr bool portable_kind = !is_segment_kind(K);
 
 /// Runs call(offset, length, scale_arg of kind div or mul) once per segment of a segment-kind
 /// scale_arg: the fallback for kernels without segment kinds.
@@ -141,7 +138,7 @@ template <class Call>
 void for_each_segment(std::size_t n, const scale_arg& s, Call call) {
   std::size_t at = 0, j = 0;
   for (std::size_t len = s.segment - s.first; at < n; at += len, len = s.segment, ++j) {
-    // An exact inverse (a power of two) times 1 / itself is exact too.
+    // inverse_segments: each[j] is a power of two, so 1 / each[j] is its scale, exactly.
     scale_arg part = s.kind == scale_kind::inverse_segments
                          ? scale_arg{scale_kind::mul, 1.0f / opaque(s.each[j]), s.each[j]}
                          : divide_by(s.each[j]);
@@ -202,7 +199,7 @@ void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const sca
       return with_modes<Kinds...>(s, sc.kind, [&](auto sat, auto kind) {
         constexpr saturation S = decltype(sat)::value;
         constexpr scale_kind K = decltype(kind)::value;
-        if constexpr (segment_kind<K>) {
+        if constexpr (is_segment_kind(K)) {
           if (sc.nan_free) return avx512::encode<T, S, K, true>(src, out, n, sc);
         }
         avx512::encode<T, S, K, false>(src, out, n, sc);

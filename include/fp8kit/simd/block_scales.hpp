@@ -17,6 +17,15 @@
 #include <immintrin.h>
 #endif
 
+// GCC 12 warns about the intrinsics' own _mm512_undefined_*() operands, and at -O0 about the
+// macro forms of immediate-operand intrinsics passing (__mmask16)-1 to a short (as in
+// x86_avx512.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
+
 namespace fp8kit::detail {
 
 // ---- Checking -----------------------------------------------------------------------------
@@ -79,8 +88,7 @@ __attribute__((target("avx512f"))) inline void plain_scales_avx512(const std::ui
   for (std::size_t k = 0; k < n; k += 16) {
     const auto live = static_cast<__mmask16>(n - k >= 16 ? 0xFFFFu : (1u << (n - k)) - 1u);
     const __m512i a = _mm512_maskz_loadu_epi32(live, acc + k);
-    // maskz: g++ 12 warns about the plain form's undefined operand
-    __m512 s = _mm512_maskz_div_round_ps(0xFFFF, _mm512_castsi512_ps(a), divisor, rn);
+    __m512 s = _mm512_div_round_ps(_mm512_castsi512_ps(a), divisor, rn);
     s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(s, lo, _CMP_LT_OQ), lo);
     s = _mm512_mask_mov_ps(s, _mm512_cmpeq_epi32_mask(a, _mm512_setzero_si512()),
                            _mm512_set1_ps(1.0f));
@@ -192,3 +200,7 @@ inline scale_kernels scale_kernels_for(simd::isa which) noexcept {
 }
 
 }  // namespace fp8kit::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

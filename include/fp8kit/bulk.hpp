@@ -70,7 +70,7 @@ void convert(const float* src, F* dst, std::size_t n, saturation s = saturation:
   detail::check_pointer(src, n, "convert", "src");
   detail::check_pointer(dst, n, "convert", "dst");
   detail::default_fp_env env;
-  detail::encode_any(src, dst, n, s, detail::scale_arg{});
+  detail::encode_any<false>(src, dst, n, s, detail::scale_arg{});
 }
 
 /// Converts n values of F (an fp8 type, bfloat16 or half) to float, exactly.
@@ -89,7 +89,7 @@ void convert(const From* src, F* dst, std::size_t n, saturation s = saturation::
   detail::check_pointer(src, n, "convert", "src");
   detail::check_pointer(dst, n, "convert", "dst");
   detail::default_fp_env env;
-  detail::encode_any(src, dst, n, s, detail::scale_arg{});
+  detail::encode_any<false>(src, dst, n, s, detail::scale_arg{});
 }
 
 /// Converts n values of the fp8 type F to bfloat16 or half (exact: every fp8 value fits both;
@@ -112,7 +112,7 @@ void quantize(const float* x, F* q, std::size_t n, float scale, saturation s = s
   detail::check_pointer(q, n, "quantize", "q");
   detail::check_scale(scale, "quantize");
   detail::default_fp_env env;
-  detail::encode_any(x, q, n, s, detail::divide_by(scale));
+  detail::encode_any<false>(x, q, n, s, detail::divide_by(scale));
 }
 
 /// x[i] = fl(float(q[i]) * scale).
@@ -135,7 +135,7 @@ void fake_quantize(const float* x, float* y, std::size_t n, float scale,
   detail::check_pointer(y, n, "fake_quantize", "y");
   detail::check_scale(scale, "fake_quantize");
   detail::default_fp_env env;
-  detail::fake_quantize_any<F>(x, y, n, s, detail::divide_by(scale));
+  detail::fake_quantize_any<F, false>(x, y, n, s, detail::divide_by(scale));
 }
 
 #if FP8KIT_HAS_SPAN

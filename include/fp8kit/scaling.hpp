@@ -448,7 +448,11 @@ void apply_tile(const float* x, const tile& t, const float* scales, bool stream,
     return scan;
   };
   if (t.blocks() == 1 && t.width() == t.cols) {
-    run(t.r0 * t.cols, (t.r1 - t.r0) * t.cols, divide_by(scales[0]), next_rows(t.r1 - t.r0));
+    // One segment: the segment kinds fuse the scan (a shorter call divides and scans apart).
+    const std::size_t len = (t.r1 - t.r0) * t.cols;
+    scale_arg sc = len >= 16 ? per_segment(scales, len) : divide_by(scales[0]);
+    sc.nan_free = nan_free;
+    run(t.r0 * t.cols, len, sc, next_rows(t.r1 - t.r0));
   } else if (t.bc >= 16) {
     scale_arg sc = per_segment(scales, t.bc);
     sc.nan_free = nan_free;

@@ -298,6 +298,20 @@ struct amax_park {
   alignas(64) std::uint32_t lanes[16 * 16];
 };
 
+/// Prefetches the `bytes` bytes that lie `distance` bytes after p (distance 0: nothing), so that
+/// a caller making several passes has its next piece in cache when it gets there. Prefetches
+/// never fault, so the address may lie beyond the data.
+__attribute__((always_inline)) inline void prefetch_ahead(const void* p, std::size_t bytes,
+                                                          std::size_t distance) noexcept {
+  if (distance == 0) return;
+  const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(p) + distance;
+  for (std::size_t k = 0; k < bytes; k += 64) {
+    // An integer address: pointer arithmetic may not leave the data, a prefetch may.
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
+    _mm_prefetch(reinterpret_cast<const char*>(at + k), _MM_HINT_T0);
+  }
+}
+
 /// Accumulates the segment amaxes of an amax_scan 16 floats at a time, for a conversion kernel
 /// that calls step() between its own vectors (the scan's loads and maxes then fill issue slots
 /// the conversion leaves free). Each segment's lane-wise max is parked; every 16 segments
@@ -323,13 +337,8 @@ class amax_scanner_avx512 {
   template <std::size_t V>
   __attribute__((target("avx512f"), always_inline)) void step() noexcept {
     if (left_ < 16 * V) return;
-    // An integer address: pointer arithmetic may not leave the data, a prefetch may.
-    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(x_) + sizeof(float) * scan_ahead;
-    for (std::size_t k = 0; k < V; ++k) {
-      // NOLINTNEXTLINE(performance-no-int-to-ptr)
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * k), _MM_HINT_T0);
-      take(_mm512_loadu_si512(x_ + 16 * k));
-    }
+    prefetch_ahead(x_, 64 * V, sizeof(float) * scan_ahead);
+    for (std::size_t k = 0; k < V; ++k) take(_mm512_loadu_si512(x_ + 16 * k));
     x_ += 16 * V;
     left_ -= 16 * V;
   }
@@ -380,6 +389,14 @@ class amax_scanner_avx512 {
   std::uint32_t* park_;
   std::size_t parked_ = 0;  // segments parked
   __m512i current_ = _mm512_setzero_si512();
+};
+
+/// The scanner of kernels that fuse no scan (their scale_arg::scan is empty).
+struct no_scanner {
+  no_scanner(const amax_scan&, amax_park&) noexcept {}
+  template <std::size_t V>
+  void step() const noexcept {}
+  void finish() const noexcept {}
 };
 
 __attribute__((target("avx512f"))) inline void fill_segments_avx512(const float* v, std::size_t n,

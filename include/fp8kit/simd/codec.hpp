@@ -104,10 +104,17 @@ struct codec_params {
 /// power-of-two scales (MX), so encoding multiplies: the same bits as dividing.
 enum class scale_kind { none, div, mul, each, segments, inverse_segments };
 
+/// Segment scale kinds: only the AVX-512 kernels take them (the others get one call per
+/// segment), and only they fuse an amax_scan.
+constexpr bool is_segment_kind(scale_kind k) noexcept {
+  return k == scale_kind::segments || k == scale_kind::inverse_segments;
+}
+
 /// A second stream whose segment amaxes an encode or fake_quantize call accumulates while it
 /// converts, so that the block-wise and MX pipelines read the next tile for its amax pass during
-/// the current tile's conversion (the AVX-512 kernels interleave both; other kernels, and
-/// segments that are not a multiple of 16, take a separate amax pass, with the same result):
+/// the current tile's conversion (the AVX-512 kernels of the segment kinds interleave both; other
+/// kernels and kinds, and segments that are not a multiple of 16, take a separate amax pass, with
+/// the same result):
 /// acc[j] = max(acc[j], amax_bits of x[j * segment, min((j + 1) * segment, n))).
 struct amax_scan {
   const float* x = nullptr;

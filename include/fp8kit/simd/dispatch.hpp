@@ -122,12 +122,6 @@ void with_modes(saturation s, scale_kind k, Fn&& f) {
 template <class F>
 using storage_of = typename F::storage;
 
-/// Segment scale kinds: only the AVX-512 kernels take them (the others get one call per
-/// segment, see for_each_segment).
-constexpr bool is_segment_kind(scale_kind k) noexcept {
-  return k == scale_kind::segments || k == scale_kind::inverse_segments;
-}
-
 /// Scale kinds every kernel set implements.
 template <scale_kind K>
 inline constexpr bool portable_kind = !is_segment_kind(K);
@@ -177,6 +171,12 @@ class operation_stream {
 /// True when the active kernels take kind segments themselves, and fuse amax scans.
 inline bool native_segments() noexcept {
   return FP8KIT_X86_DISPATCH && simd::active_isa() == simd::isa::avx512;
+}
+
+/// Whether a kernel for sc fuses its scan: AVX-512, a segment kind and a float source.
+template <class Src>
+bool fuses_scan(const scale_arg& sc) noexcept {
+  return std::is_same_v<Src, float> && is_segment_kind(sc.kind) && native_segments();
 }
 
 /// s without its scan, which runs first as a separate amax pass: for kernels that do not fuse
@@ -235,20 +235,26 @@ void encode_kinds(const Src* src, F* dst, std::size_t n, saturation s, const sca
 }
 
 /// dst[i] = F(scaled src[i]): Src is float (any scaling) or bfloat16 / half (scale_kind::none);
-/// F is an fp8 type, bfloat16 or half.
-template <class F, class Src>
+/// F is an fp8 type, bfloat16 or half. Segments = false (the bulk API: no segment kinds) leaves
+/// the segment-kind kernels, the largest, uninstantiated.
+template <bool Segments = true, class F, class Src>
 void encode_any(const Src* src, F* dst, std::size_t n, saturation s, const scale_arg& sc) {
-  if (sc.scan.n != 0 && (!std::is_same_v<Src, float> || !native_segments())) {
-    return encode_any(src, dst, n, s, separate_scan(sc));
+  if (sc.scan.n != 0 && !fuses_scan<Src>(sc)) {
+    return encode_any<Segments>(src, dst, n, s, separate_scan(sc));
   }
   if constexpr (std::is_same_v<Src, float>) {
     if (is_segment_kind(sc.kind) && !native_segments()) {
       return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
-        encode_any(src + at, dst + at, len, s, part);
+        encode_any<Segments>(src + at, dst + at, len, s, part);
       });
     }
-    encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each,
-                 scale_kind::segments, scale_kind::inverse_segments>(src, dst, n, s, sc);
+    if constexpr (Segments) {
+      encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each,
+                   scale_kind::segments, scale_kind::inverse_segments>(src, dst, n, s, sc);
+    } else {
+      encode_kinds<F, Src, scale_kind::none, scale_kind::div, scale_kind::mul, scale_kind::each>(
+          src, dst, n, s, sc);
+    }
   } else {
     encode_kinds<F, Src, scale_kind::none>(src, dst, n, s, sc);
   }
@@ -305,19 +311,20 @@ void decode_any(const F* src, float* dst, std::size_t n, const scale_arg& sc) {
 /// Chunk size of the two-pass paths (stack buffers).
 inline constexpr std::size_t chunk = 512;
 
-/// y[i] = float(F(scaled x[i])) times the scale (kind div, mul or each); x == y allowed.
-template <class F>
+/// y[i] = float(F(scaled x[i])) times the scale (kind div, mul or each; segments unless
+/// Segments = false); x == y allowed.
+template <class F, bool Segments = true>
 void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, const scale_arg& sc) {
   using T = typename F::traits;
   [[maybe_unused]] constexpr auto div = scale_kind::div, mul = scale_kind::mul,
                                   each = scale_kind::each;
-  if (sc.scan.n != 0 && (codec_params<T>::integer_rounding || !native_segments())) {
-    return fake_quantize_any<F>(x, y, n, s, separate_scan(sc));
+  if (sc.scan.n != 0 && (codec_params<T>::integer_rounding || !fuses_scan<float>(sc))) {
+    return fake_quantize_any<F, Segments>(x, y, n, s, separate_scan(sc));
   }
   if (sc.kind == scale_kind::segments &&
       (codec_params<T>::integer_rounding || !native_segments())) {
     return for_each_segment(n, sc, [&](std::size_t at, std::size_t len, const scale_arg& part) {
-      fake_quantize_any<F>(x + at, y + at, len, s, part);
+      fake_quantize_any<F, Segments>(x + at, y + at, len, s, part);
     });
   }
   if constexpr (codec_params<T>::integer_rounding) {
@@ -327,7 +334,7 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
       F q[chunk];
       scale_arg part = sc;
       if (sc.kind == each) part.each = sc.each + i;
-      encode_any(x + i, q, m, s, part);
+      encode_any<false>(x + i, q, m, s, part);
       if (part.kind == div) part.kind = mul;
       decode_any(q, y + i, m, part);
     }
@@ -336,6 +343,12 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
     switch (simd::active_isa()) {
 #if FP8KIT_X86_DISPATCH
       case simd::isa::avx512:
+        if constexpr (!Segments) {
+          return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
+            avx512::fake_quantize<T, decltype(sat)::value, decltype(kind)::value, false>(x, y, n,
+                                                                                         sc);
+          });
+        }
         return with_modes<div, mul, each, scale_kind::segments>(
             s, sc.kind, [&](auto sat, auto kind) {
               constexpr saturation S = decltype(sat)::value;
@@ -394,7 +407,7 @@ void widen_any(const F* src, To* dst, std::size_t n, saturation s) {
     const std::size_t m = n - i < chunk ? n - i : chunk;
     float f[chunk];
     decode_any(src + i, f, m, scale_arg{});
-    encode_any(f, dst + i, m, s, scale_arg{});
+    encode_any<false>(f, dst + i, m, s, scale_arg{});
   }
 }
 

@@ -11,8 +11,9 @@
 //            fp8 value is exact in both), vpunpck*bw / vpunpck*wd widen; without VBMI the
 //            arithmetic decoder of codec.hpp;
 //   fused:   fake_quantize rounds in the float domain (sum - magic is the rounded value);
-//   scans:   encode and fake_quantize interleave a scale_arg::scan (amax_scanner_avx512) with
-//            their own vectors; scale_arg::nan_free drops the NaN fix-up.
+//   scans:   encode and fake_quantize of the segment kinds interleave a scale_arg::scan
+//            (amax_scanner_avx512) with their own vectors; scale_arg::nan_free drops the NaN
+//            fix-up.
 // Operations beyond stream_threshold (or when the caller asks: scale_arg::stream) use
 // non-temporal stores for the 64-byte aligned body (run_range).
 // Division and every add that rounds use the *_round_ps forms: GCC and Clang rewrite the plain
@@ -295,19 +296,6 @@ FP8KIT_AVX512_INLINE void store_codes16(Dst* dst, __m512i code) {
   }
 }
 
-/// Prefetches the `bytes` bytes that lie `distance` bytes after p (distance 0: nothing), so that
-/// a caller making several passes has its next piece in cache when it gets there. Prefetches
-/// never fault, so the address may lie beyond the data.
-FP8KIT_AVX512_INLINE void prefetch_ahead(const void* p, std::size_t bytes, std::size_t distance) {
-  if (distance == 0) return;
-  const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(p) + distance;
-  for (std::size_t k = 0; k < bytes; k += 64) {
-    // An integer address: pointer arithmetic may not leave the data, a prefetch may.
-    // NOLINTNEXTLINE(performance-no-int-to-ptr)
-    _mm_prefetch(reinterpret_cast<const char*>(at + k), _MM_HINT_T0);
-  }
-}
-
 /// src[i..i+16) as floats (lanes from m, `valid` of them), scaled for encoding.
 template <scale_kind K, class Src>
 FP8KIT_AVX512_INLINE __m512 load_scaled(const Src* src, std::size_t i, __mmask16 m,
@@ -318,6 +306,11 @@ FP8KIT_AVX512_INLINE __m512 load_scaled(const Src* src, std::size_t i, __mmask16
 
 // ---- Kernels -------------------------------------------------------------------------------
 
+/// Only the segment kinds fuse a scan (the block-wise and MX pipelines); the other kernels are
+/// smaller without it.
+template <scale_kind K>
+using scanner_for = std::conditional_t<is_segment_kind(K), amax_scanner_avx512, no_scanner>;
+
 /// dst[i] = code of T for pre_scale(src[i]); Src is float, bfloat16 or half (K == none then);
 /// Dst is the one- or two-byte storage of T. Stream: non-temporal stores of whole 64-code
 /// blocks (one-byte codes, dst 64-byte aligned, n a multiple of 64).
@@ -326,7 +319,7 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   const scale_regs r = make_scale_regs(s);
   segment_cursor cursor(s);
   amax_park park;
-  amax_scanner_avx512 scan(s.scan, park);
+  scanner_for<K> scan(s.scan, park);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
   if constexpr (std::is_same_v<Src, bfloat16> && sizeof(Dst) == 1) {
@@ -359,7 +352,7 @@ FP8KIT_AVX512_FN void encode_range(const Src* src, Dst* dst, std::size_t n, cons
   }
   for (; i + 64 <= n; i += 64) {
     prefetch_ahead(src + i, 64 * sizeof(Src), s.prefetch * sizeof(Src));
-    scan.step<4>();
+    scan.template step<4>();
     const __m512i c0 = encode16<T, S, NanFree>(load_scaled<K>(src, i, all, 16, r, s.each, cursor));
     const __m512i c1 =
         encode16<T, S, NanFree>(load_scaled<K>(src, i + 16, all, 16, r, s.each, cursor));
@@ -449,12 +442,12 @@ FP8KIT_AVX512_FN void fake_quantize_range(const float* x, float* y, std::size_t 
   const scale_regs r = make_scale_regs(s);
   segment_cursor cursor(s);
   amax_park park;
-  amax_scanner_avx512 scan(s.scan, park);
+  scanner_for<K> scan(s.scan, park);
   const __mmask16 all = 0xFFFF;
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     prefetch_ahead(x + i, 32 * sizeof(float), s.prefetch * sizeof(float));
-    scan.step<2>();
+    scan.template step<2>();
     const __m512 l0 = lane_scales<K>(s.each, cursor, i, all, 16);
     const __m512 l1 = lane_scales<K>(s.each, cursor, i + 16, all, 16);
     const __m512 v0 =

@@ -818,7 +818,11 @@ TEST(QuantizeBlockwise, PipelinesOverManyTilesWithNonFiniteElements) {
                             {300, 512, {128, 128}},
                             {8, 4096, {1, 32}},
                             {40, 96, {1, 16}},
-                            {70, 300, {4, 8}}};
+                            {70, 300, {4, 8}},
+                            // Tiles of one block spanning whole rows: 12800, 14 and 20 elements.
+                            {300, 100, {128, 128}},
+                            {30, 7, {2, 8}},
+                            {41, 5, {4, 8}}};
   for (isa i : supported_isas()) {
     fp8kit::simd::force_isa(i);
     for (const layout& l : layouts) {

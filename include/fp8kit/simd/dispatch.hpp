@@ -342,22 +342,21 @@ void fake_quantize_any(const float* x, float* y, std::size_t n, saturation s, co
   } else {
     switch (simd::active_isa()) {
 #if FP8KIT_X86_DISPATCH
-      case simd::isa::avx512:
-        if constexpr (!Segments) {
-          return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
-            avx512::fake_quantize<T, decltype(sat)::value, decltype(kind)::value, false>(x, y, n,
-                                                                                         sc);
-          });
+      case simd::isa::avx512: {
+        const auto run = [&](auto sat, auto kind) {
+          constexpr saturation S = decltype(sat)::value;
+          constexpr scale_kind K = decltype(kind)::value;
+          if constexpr (K == scale_kind::segments) {
+            if (sc.nan_free) return avx512::fake_quantize<T, S, K, true>(x, y, n, sc);
+          }
+          avx512::fake_quantize<T, S, K, false>(x, y, n, sc);
+        };
+        if constexpr (Segments) {
+          return with_modes<div, mul, each, scale_kind::segments>(s, sc.kind, run);
+        } else {
+          return with_modes<div, mul, each>(s, sc.kind, run);
         }
-        return with_modes<div, mul, each, scale_kind::segments>(
-            s, sc.kind, [&](auto sat, auto kind) {
-              constexpr saturation S = decltype(sat)::value;
-              constexpr scale_kind K = decltype(kind)::value;
-              if constexpr (K == scale_kind::segments) {
-                if (sc.nan_free) return avx512::fake_quantize<T, S, K, true>(x, y, n, sc);
-              }
-              avx512::fake_quantize<T, S, K, false>(x, y, n, sc);
-            });
+      }
       case simd::isa::avx2:
         return with_modes<div, mul, each>(s, sc.kind, [&](auto sat, auto kind) {
           avx2::fake_quantize<T, decltype(sat)::value, decltype(kind)::value>(x, y, n, sc);

@@ -15,12 +15,7 @@
 
 namespace {
 
-using fp8kit::saturation;
-using fp8kit::detail::opaque;
-using fp8kit_test::bits_of;
-using fp8kit_test::float_from_bits;
 using namespace fp8kit_test::bulk;  // NOLINT(google-build-using-namespace)
-namespace simd = fp8kit::simd;
 
 template <class F>
 class BulkScales : public ::testing::Test {};

@@ -25,15 +25,7 @@
 
 namespace {
 
-using fp8kit::bfloat16;
-using fp8kit::half;
-using fp8kit::saturation;
-using fp8kit::detail::opaque;
-using fp8kit_test::alias_name;
-using fp8kit_test::bits_of;
-using fp8kit_test::float_from_bits;
 using namespace fp8kit_test::bulk;  // NOLINT(google-build-using-namespace)
-namespace simd = fp8kit::simd;
 
 template <class F>
 class Bulk : public ::testing::Test {};

@@ -25,12 +25,16 @@
 #define BULK_TEST_HAS_MXCSR 0
 #endif
 
+// `using namespace fp8kit_test::bulk;` also brings these names into a test file.
 namespace fp8kit_test::bulk {
 
 using fp8kit::bfloat16;
 using fp8kit::half;
 using fp8kit::saturation;
 using fp8kit::detail::opaque;
+using fp8kit_test::alias_name;
+using fp8kit_test::bits_of;
+using fp8kit_test::float_from_bits;
 namespace simd = fp8kit::simd;
 
 inline constexpr saturation both_modes[] = {saturation::none, saturation::finite};

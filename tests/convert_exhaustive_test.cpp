@@ -1,14 +1,7 @@
 // convert.hpp, exhaustively: all 2^32 float inputs to every alias in both saturation modes,
 // scalar fp8kit::convert against the independent oracle (tests/support/reference.hpp), on two
-// threads. Then the same sweep with DAZ+FTZ and with FE_UPWARD set in each worker thread.
-//
-// Coverage of the environment runs (to keep the whole test within a few minutes on 2 cores):
-// each of them converts every float input for every alias, but in one saturation mode only
-// (DAZ+FTZ: saturation::none, FE_UPWARD: saturation::finite). Saturation only chooses the code
-// that overflow gives, after rounding, so every input's rounding is exercised in every
-// environment. Each run is compared with the oracle, which does no floating-point arithmetic;
-// the default-environment run matches it too, so all three give identical results.
-// Set FP8KIT_EXHAUSTIVE_ALL_MODES=1 to run the environment sweeps in both modes as well.
+// threads; then the same sweeps with DAZ+FTZ and with FE_UPWARD set in each worker thread.
+// The oracle does no floating-point arithmetic, so all three environments must give its codes.
 
 #include <gtest/gtest.h>
 
@@ -17,7 +10,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -171,29 +163,22 @@ void check_sweeps(const std::vector<std::unique_ptr<sweep>>& sweeps, fp_mode env
       (stats.cpu_seconds - stats.convert_cpu_seconds) * 1e9 / n);
 }
 
-bool all_modes_requested() {
-  const char* v = std::getenv("FP8KIT_EXHAUSTIVE_ALL_MODES");
-  return v != nullptr && std::strcmp(v, "1") == 0;
+void sweep_every_alias_and_mode(fp_mode env) {
+  auto sweeps = make_sweeps({saturation::none, saturation::finite});
+  const run_stats stats = run_sweeps(sweeps, env);
+  check_sweeps(sweeps, env, stats);
 }
 
 TEST(ConvertExhaustive, EveryFloatMatchesTheOracleForEveryAliasAndMode) {
-  auto sweeps = make_sweeps({saturation::none, saturation::finite});
-  const run_stats stats = run_sweeps(sweeps, fp_mode::standard);
-  check_sweeps(sweeps, fp_mode::standard, stats);
+  sweep_every_alias_and_mode(fp_mode::standard);
 }
 
 TEST(ConvertExhaustive, EveryFloatGivesTheSameCodesWithDazAndFtz) {
-  auto sweeps = all_modes_requested() ? make_sweeps({saturation::none, saturation::finite})
-                                      : make_sweeps({saturation::none});
-  const run_stats stats = run_sweeps(sweeps, fp_mode::daz_ftz);
-  check_sweeps(sweeps, fp_mode::daz_ftz, stats);
+  sweep_every_alias_and_mode(fp_mode::daz_ftz);
 }
 
 TEST(ConvertExhaustive, EveryFloatGivesTheSameCodesRoundingUpward) {
-  auto sweeps = all_modes_requested() ? make_sweeps({saturation::none, saturation::finite})
-                                      : make_sweeps({saturation::finite});
-  const run_stats stats = run_sweeps(sweeps, fp_mode::upward);
-  check_sweeps(sweeps, fp_mode::upward, stats);
+  sweep_every_alias_and_mode(fp_mode::upward);
 }
 
 }  // namespace

@@ -164,11 +164,45 @@ constexpr typename To::storage narrow(typename From::storage code, saturation s)
   return static_cast<st>((negative ? To::sign_mask : st{0}) | static_cast<st>(magnitude));
 }
 
+/// True when every value of From is a normal of the IEEE format To (fp8 to half, bfloat16,
+/// float or double; half or bfloat16 to float): the conversion is exact and widen() applies.
+template <class To, class From>
+inline constexpr bool widens = (To::enc == encoding::ieee) &&
+                               (To::mantissa_bits >= From::mantissa_bits) &&
+                               (To::min_exponent <= From::min_exponent - From::mantissa_bits) &&
+                               (From::max_exponent <= To::max_exponent);
+
+/// pack(unpack<From>(code)) for widens<To, From>: a normal moves its fields into place and
+/// rebiases; a subnormal is normalised (its leading one becomes the implicit bit).
+template <class To, class From>
+constexpr typename To::storage widen(typename From::storage code, saturation s) noexcept {
+  using wide = std::conditional_t<(sizeof(typename To::storage) > 4), std::uint64_t, std::uint32_t>;
+  using st = typename To::storage;
+  constexpr int m = To::mantissa_bits;
+  constexpr int shift = m - From::mantissa_bits;
+  const bool negative = (code & From::sign_mask) != 0;
+  if (From::is_nan(code)) return nan_code<To>(negative);
+  if (From::is_inf(code)) return overflow_code<To>(negative, s);
+  const wide a = code & From::magnitude_mask;
+  if (a == 0) return zero_code<To>(negative);
+  wide magnitude = 0;
+  if (a >= From::min_normal_bits) {
+    magnitude = (a << shift) + (wide(To::bias - From::bias) << m);
+  } else {  // a * 2^(From::min_exponent - From's mantissa bits), leading one at bit p
+    const int p = bit_width(a) - 1;
+    const int field = From::min_exponent - From::mantissa_bits + p + To::bias;
+    magnitude = (a << (m - p)) + (wide(field - 1) << m);  // the leading one adds the last 1
+  }
+  return static_cast<st>((negative ? To::sign_mask : st{0}) | static_cast<st>(magnitude));
+}
+
 /// Converts a code of format From to the nearest code of format To.
 template <class To, class From>
 constexpr typename To::storage recode(typename From::storage code, saturation s) noexcept {
   if constexpr (narrows<To, From>) {
     return narrow<To, From>(code, s);
+  } else if constexpr (widens<To, From>) {
+    return widen<To, From>(code, s);
   } else {
     return pack<To>(unpack<From>(code), s);
   }

@@ -52,18 +52,20 @@ class minifloat : public minifloat_tag {
 
   // Arithmetic computes in double and rounds once. For +, - and * of these formats the double
   // result is exact; for / double is precise enough (> 2p + 2 bits) that rounding twice equals
-  // rounding once. So results equal float arithmetic rounded once, in any FP environment.
+  // rounding once. So results equal float arithmetic rounded once, in any FP environment. A NaN
+  // operand gives NaN before any floating-point operation: -ffast-math lets the compiler assume
+  // there is none, and it folds a NaN it can see (fnuz NaN * 0 became 0).
   friend FP8KIT_CONSTEXPR_BITCAST Derived operator+(Derived a, Derived b) noexcept {
-    return Derived(double(a) + double(b));
+    return is_unordered(a, b) ? nan() : Derived(double(a) + double(b));
   }
   friend FP8KIT_CONSTEXPR_BITCAST Derived operator-(Derived a, Derived b) noexcept {
-    return Derived(double(a) - double(b));
+    return is_unordered(a, b) ? nan() : Derived(double(a) - double(b));
   }
   friend FP8KIT_CONSTEXPR_BITCAST Derived operator*(Derived a, Derived b) noexcept {
-    return Derived(double(a) * double(b));
+    return is_unordered(a, b) ? nan() : Derived(double(a) * double(b));
   }
   friend FP8KIT_CONSTEXPR_BITCAST Derived operator/(Derived a, Derived b) noexcept {
-    return Derived(double(a) / double(b));
+    return is_unordered(a, b) ? nan() : Derived(double(a) / double(b));
   }
   friend FP8KIT_CONSTEXPR_BITCAST Derived& operator+=(Derived& a, Derived b) noexcept {
     return a = a + b;
@@ -117,6 +119,7 @@ class minifloat : public minifloat_tag {
   friend std::ostream& operator<<(std::ostream& os, Derived a) { return os << float(a); }
 
  private:
+  static constexpr Derived nan() noexcept { return from_bits(Traits::nan_bits); }
   static constexpr bool is_unordered(Derived a, Derived b) noexcept {
     return Traits::is_nan(a.bits_) || Traits::is_nan(b.bits_);
   }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "fp8kit/half.hpp"
 #include "support/reference.hpp"
 
 namespace {

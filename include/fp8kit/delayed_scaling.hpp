@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config.hpp"
-#include "scaling.hpp"
+#include "scale.hpp"
 
 namespace fp8kit {
 

@@ -9,9 +9,9 @@
 
 #include "bulk.hpp"
 #include "config.hpp"
+#include "detail/checks.hpp"
 #include "detail/fp_env.hpp"
 #include "fp8.hpp"
-#include "scaling.hpp"
 #include "simd/amax.hpp"
 #include "simd/block_scales.hpp"
 #include "simd/cpu.hpp"

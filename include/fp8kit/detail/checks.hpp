@@ -59,6 +59,12 @@ inline void check_sizes(std::size_t a, std::size_t b, const char* function) {
                               " elements were requested");
 }
 
+/// A pointer argument and its name, for the messages of the checks of the scaling functions.
+struct named_arg {
+  const void* p;
+  const char* name;
+};
+
 /// Throws if p is null while it should hold n > 0 elements (null with n == 0 is fine). Small
 /// enough to inline, so compilers do not assume it reads *p (GCC would warn for outputs).
 inline void check_pointer(const void* p, std::size_t n, const char* function, const char* name) {

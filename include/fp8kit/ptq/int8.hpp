@@ -12,7 +12,7 @@
 #include "../config.hpp"
 #include "../convert.hpp"
 #include "../detail/checks.hpp"
-#include "../scaling.hpp"
+#include "../scale.hpp"
 #include "detail/float_bits.hpp"
 
 #if FP8KIT_HAS_SPAN

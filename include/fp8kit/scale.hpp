@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 
@@ -14,6 +15,7 @@
 #include "detail/fp_env.hpp"
 #include "fp8.hpp"
 #include "simd/amax.hpp"
+#include "simd/block_scales.hpp"
 
 #if FP8KIT_HAS_SPAN
 #include <span>

@@ -338,7 +338,25 @@ class amax_scanner_avx512 {
   __attribute__((target("avx512f"), always_inline)) void step() noexcept {
     if (left_ < 16 * V) return;
     prefetch_ahead(x_, 64 * V, sizeof(float) * scan_ahead);
-    for (std::size_t k = 0; k < V; ++k) take(_mm512_loadu_si512(x_ + 16 * k));
+    // Counting vectors one by one costs more than the maxes; whole pieces skip it.
+    const __m512i mask = _mm512_set1_epi32(static_cast<int>(float_abs_mask));
+    if (to_go_ >= V) {  // all V vectors in the current segment
+      __m512i m = _mm512_and_si512(_mm512_loadu_si512(x_), mask);
+      for (std::size_t k = 1; k < V; ++k) {
+        m = max_epu32_avx512(m, _mm512_and_si512(_mm512_loadu_si512(x_ + 16 * k), mask));
+      }
+      current_ = max_epu32_avx512(current_, m);
+      to_go_ -= V;
+      if (to_go_ == 0) end_segment();
+    } else if (V % 2 == 0 && per_segment_ == 2 && to_go_ == 2) {  // MX: whole 32-float segments
+      for (std::size_t k = 0; k + 1 < V; k += 2) {
+        const __m512i a = _mm512_and_si512(_mm512_loadu_si512(x_ + 16 * k), mask);
+        const __m512i b = _mm512_and_si512(_mm512_loadu_si512(x_ + 16 * k + 16), mask);
+        park(max_epu32_avx512(a, b));
+      }
+    } else {
+      for (std::size_t k = 0; k < V; ++k) take(_mm512_loadu_si512(x_ + 16 * k));
+    }
     x_ += 16 * V;
     left_ -= 16 * V;
   }
@@ -366,9 +384,13 @@ class amax_scanner_avx512 {
     if (--to_go_ == 0) end_segment();
   }
   __attribute__((target("avx512f"), always_inline)) void end_segment() noexcept {
-    _mm512_store_si512(park_ + 16 * parked_, current_);
+    park(current_);
     current_ = _mm512_setzero_si512();
     to_go_ = per_segment_;
+  }
+  /// Parks the lane maxima of a finished segment; every 16 segments, folds them.
+  __attribute__((target("avx512f"), always_inline)) void park(__m512i segment_max) noexcept {
+    _mm512_store_si512(park_ + 16 * parked_, segment_max);
     if (++parked_ == 16) fold();
   }
   __attribute__((target("avx512f"), always_inline)) void fold() noexcept {

@@ -114,7 +114,7 @@ constexpr typename T::storage pack(const unpacked& v, saturation s) noexcept {
 }
 
 /// True when every normal of To is a normal of the IEEE format From, with mantissa bits to
-/// spare (float or double to fp8, half or bfloat16; half to fp8): narrow() applies.
+/// spare (float or double to fp8, half or bfloat16; half to most fp8): narrow() applies.
 template <class To, class From>
 inline constexpr bool narrows = (From::enc == encoding::ieee) &&
                                 (From::mantissa_bits > To::mantissa_bits) &&
@@ -164,8 +164,8 @@ constexpr typename To::storage narrow(typename From::storage code, saturation s)
   return static_cast<st>((negative ? To::sign_mask : st{0}) | static_cast<st>(magnitude));
 }
 
-/// True when every value of From is a normal of the IEEE format To (fp8 to half, bfloat16,
-/// float or double; half or bfloat16 to float): the conversion is exact and widen() applies.
+/// True when every value of From is a normal of the IEEE format To (fp8 to bfloat16, float or
+/// double; e4m3fn to half, not e5m2; half to float): the conversion is exact and widen() applies.
 template <class To, class From>
 inline constexpr bool widens = (To::enc == encoding::ieee) &&
                                (To::mantissa_bits >= From::mantissa_bits) &&

@@ -29,13 +29,20 @@ inline std::size_t channel_count(std::size_t rows, std::size_t cols, channel_axi
 }
 
 /// Checks the sizes and pointers of a per-channel function: x and out hold rows * cols elements,
-/// `channels` one value per channel. (Callers that read scales check their values too.)
+/// `channels` one value per channel. (check_scaled_channels also checks the values of scales.)
 inline void check_channels(const char* function, std::size_t rows, std::size_t cols, channel_axis a,
                            named_arg x, named_arg out, named_arg channels) {
   const std::size_t n = checked_product(rows, cols, function);
   check_pointer(x.p, n, function, x.name);
   check_pointer(out.p, n, function, out.name);
   check_pointer(channels.p, channel_count(rows, cols, a), function, channels.name);
+}
+
+/// check_channels for a function that reads one scale per channel, then those scales' values.
+inline void check_scaled_channels(const char* function, std::size_t rows, std::size_t cols,
+                                  channel_axis a, named_arg x, named_arg out, const float* scales) {
+  check_channels(function, rows, cols, a, x, out, {scales, "scales"});
+  check_scales(scales, channel_count(rows, cols, a), function);
 }
 
 /// Runs op(offset, length, scale_arg) over a rows x cols matrix with one scale per channel:
@@ -124,8 +131,7 @@ template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                           const float* scales, F* q, saturation s = saturation::finite) {
   constexpr const char* function = "quantize_per_channel";
-  detail::check_channels(function, rows, cols, a, {x, "x"}, {q, "q"}, {scales, "scales"});
-  detail::check_scales(scales, detail::channel_count(rows, cols, a), function);
+  detail::check_scaled_channels(function, rows, cols, a, {x, "x"}, {q, "q"}, scales);
   detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::quantize_with(x + at, q + at, len, s, sc);
@@ -137,8 +143,7 @@ template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void dequantize_per_channel(const F* q, std::size_t rows, std::size_t cols, channel_axis a,
                             const float* scales, float* x) {
   constexpr const char* function = "dequantize_per_channel";
-  detail::check_channels(function, rows, cols, a, {q, "q"}, {x, "x"}, {scales, "scales"});
-  detail::check_scales(scales, detail::channel_count(rows, cols, a), function);
+  detail::check_scaled_channels(function, rows, cols, a, {q, "q"}, {x, "x"}, scales);
   detail::for_channels(rows, cols, a, scales, sizeof(float) + sizeof(F),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::dequantize_with(q + at, x + at, len, sc);
@@ -151,8 +156,7 @@ template <class F, std::enable_if_t<detail::is_minifloat_v<F>, int> = 0>
 void fake_quantize_per_channel(const float* x, std::size_t rows, std::size_t cols, channel_axis a,
                                const float* scales, float* y, saturation s = saturation::finite) {
   constexpr const char* function = "fake_quantize_per_channel";
-  detail::check_channels(function, rows, cols, a, {x, "x"}, {y, "y"}, {scales, "scales"});
-  detail::check_scales(scales, detail::channel_count(rows, cols, a), function);
+  detail::check_scaled_channels(function, rows, cols, a, {x, "x"}, {y, "y"}, scales);
   detail::for_channels(rows, cols, a, scales, 2 * sizeof(float),
                        [&](std::size_t at, std::size_t len, const detail::scale_arg& sc) {
                          detail::fake_quantize_with<F>(x + at, y + at, len, s, sc);

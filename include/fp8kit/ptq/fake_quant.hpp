@@ -119,8 +119,7 @@ void fake_quantize_channels(const float* x, std::size_t rows, std::size_t cols, 
                             const float* scales, float* y) {
   detail::check_format<F>();
   constexpr const char* function = "ptq::fake_quantize_channels";
-  fp8kit::detail::check_channels(function, rows, cols, a, {x, "x"}, {y, "y"}, {scales, "scales"});
-  fp8kit::detail::check_scales(scales, fp8kit::detail::channel_count(rows, cols, a), function);
+  fp8kit::detail::check_scaled_channels(function, rows, cols, a, {x, "x"}, {y, "y"}, scales);
   if constexpr (detail::is_int8_v<F>) {
     fp8kit::detail::default_fp_env env;
     for (std::size_t r = 0; r < rows && cols != 0; ++r) {

@@ -131,21 +131,24 @@ void amax_accumulate_xsimd(const float* x, std::uint32_t* acc, std::size_t n) no
 #endif  // FP8KIT_HAS_XSIMD
 
 #if FP8KIT_X86_DISPATCH
+// Loops index from x (x + i): the same loop over a bumped __m256i pointer ran at half the speed
+// in L1 with g++ 12 (33 vs 65 Gelem/s on 64-byte-aligned data, Zen 5).
+__attribute__((target("avx2"), always_inline)) inline __m256i load_avx2(const float* p) noexcept {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
 __attribute__((target("avx2"), always_inline)) inline std::uint32_t amax_body_avx2(
     const float* x, std::size_t n) noexcept {
   const __m256i mask = _mm256_set1_epi32(static_cast<int>(float_abs_mask));
   __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m3 = m0;
-  const auto* p = reinterpret_cast<const __m256i*>(x);  // (lambdas would lose the target)
   std::size_t i = 0;
-  for (; i + 32 <= n; i += 32, p += 4) {
-    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256(p), mask));
-    m1 = _mm256_max_epu32(m1, _mm256_and_si256(_mm256_loadu_si256(p + 1), mask));
-    m2 = _mm256_max_epu32(m2, _mm256_and_si256(_mm256_loadu_si256(p + 2), mask));
-    m3 = _mm256_max_epu32(m3, _mm256_and_si256(_mm256_loadu_si256(p + 3), mask));
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm256_max_epu32(m0, _mm256_and_si256(load_avx2(x + i), mask));
+    m1 = _mm256_max_epu32(m1, _mm256_and_si256(load_avx2(x + i + 8), mask));
+    m2 = _mm256_max_epu32(m2, _mm256_and_si256(load_avx2(x + i + 16), mask));
+    m3 = _mm256_max_epu32(m3, _mm256_and_si256(load_avx2(x + i + 24), mask));
   }
-  for (; i + 8 <= n; i += 8, ++p) {
-    m0 = _mm256_max_epu32(m0, _mm256_and_si256(_mm256_loadu_si256(p), mask));
-  }
+  for (; i + 8 <= n; i += 8) m0 = _mm256_max_epu32(m0, _mm256_and_si256(load_avx2(x + i), mask));
   if (i < n) {  // masked load: lanes past the end are neither read nor faulted on
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), lane);
@@ -190,8 +193,7 @@ __attribute__((target("avx2"))) inline void amax_accumulate_avx2(const float* x,
   const __m256i mask = _mm256_set1_epi32(static_cast<int>(float_abs_mask));
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256i v =
-        _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), mask);
+    const __m256i v = _mm256_and_si256(load_avx2(x + i), mask);
     __m256i* a = reinterpret_cast<__m256i*>(acc + i);
     _mm256_storeu_si256(a, _mm256_max_epu32(_mm256_loadu_si256(a), v));
   }

@@ -317,10 +317,11 @@ TYPED_TEST(MxTyped, MatchesTheOcpReferenceBitForBit) {
   isa_guard guard;
   for (fp8kit::simd::isa i : supported_isas()) {
     fp8kit::simd::force_isa(i);
-    // The last size spans three chunks of the pipeline, the third one short.
+    // The pipeline's edges: one whole chunk, a second chunk of one element, and three chunks,
+    // the third one short.
     const std::size_t chunk = fp8kit::detail::mx_chunk;
     for (std::size_t n : {std::size_t{1}, std::size_t{31}, std::size_t{32}, std::size_t{33},
-                          std::size_t{100}, 2 * chunk + 32 * 300 + 7}) {
+                          std::size_t{100}, chunk, chunk + 1, 2 * chunk + 32 * 300 + 7}) {
       std::vector<float> x = mx_data(n, std::uint32_t(n));
       if (n > 100) {
         x[100] = 0.0f;

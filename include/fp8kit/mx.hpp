@@ -106,6 +106,11 @@ constexpr mx_params mx_params_for(mx_rounding r) noexcept {
 // chunk to the next, were 6-10 % slower over 2 and 64 MiB.)
 inline constexpr std::size_t mx_chunk = 512 * mx_block_size;
 
+/// Elements of the chunk that starts at i0 (<= n) of n elements.
+constexpr std::size_t mx_chunk_length(std::size_t n, std::size_t i0) noexcept {
+  return n - i0 < mx_chunk ? n - i0 : mx_chunk;
+}
+
 /// Checks the pointers of an MX function: x and q hold n elements, scales mx_scale_count(n).
 inline void check_mx(const void* x, const void* q, const e8m0fnu* scales, std::size_t n,
                      const char* function) {
@@ -148,17 +153,16 @@ void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
   // A pipeline: each chunk's conversion also scans the next chunk for its block amaxes. Only
   // the amaxes a chunk has are zeroed: clearing all 4 KiB of acc slowed a 4096-float call 8 %.
   std::uint32_t acc[2][chunk_blocks];
-  const auto zero_blocks = [&](std::uint32_t* a, std::size_t i0) {
-    const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
+  const auto clear = [](std::uint32_t* a, std::size_t len) {
     for (std::size_t k = 0; k < mx_scale_count(len); ++k) a[k] = 0;
-    return len;
   };
   if (n != 0) {
-    const std::size_t len = zero_blocks(acc[0], 0);
+    const std::size_t len = detail::mx_chunk_length(n, 0);
+    clear(acc[0], len);
     detail::amax_segments_kernel(simd::active_isa())(x, len, mx_block_size, acc[0]);
   }
   for (std::size_t i0 = 0, c = 0; i0 < n; i0 += detail::mx_chunk, c ^= 1) {
-    const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
+    const std::size_t len = detail::mx_chunk_length(n, i0);
     const std::size_t blocks = mx_scale_count(len);
     e8m0fnu* s = scales + i0 / mx_block_size;
     // e8m0fnu is one byte holding its code: write the codes through its object representation.
@@ -169,8 +173,9 @@ void mx_quantize(const float* x, std::size_t n, F* q, e8m0fnu* scales,
     detail::scale_arg sc = detail::per_segment(inverse, mx_block_size, stream.on());
     sc.kind = detail::scale_kind::inverse_segments;
     sc.nan_free = true;  // NaN elements lie in NaN-scale blocks, overwritten below
-    const std::size_t next = i0 + len;
-    sc.scan = {x + next, zero_blocks(acc[c ^ 1], next), mx_block_size, acc[c ^ 1]};
+    const std::size_t next = i0 + len, next_len = detail::mx_chunk_length(n, next);
+    clear(acc[c ^ 1], next_len);
+    sc.scan = {x + next, next_len, mx_block_size, acc[c ^ 1]};
     detail::quantize_with(x + i0, q + i0, len, saturation::finite, sc);
     if (has_nan) {
       stream.fence();  // the streamed codes land before their overwrite
@@ -189,7 +194,7 @@ void mx_dequantize(const F* q, std::size_t n, const e8m0fnu* scales, float* x) {
   detail::default_fp_env env;
   float block_scale[detail::mx_chunk / mx_block_size];
   for (std::size_t i0 = 0; i0 < n; i0 += detail::mx_chunk) {
-    const std::size_t len = n - i0 < detail::mx_chunk ? n - i0 : detail::mx_chunk;
+    const std::size_t len = detail::mx_chunk_length(n, i0);
     const std::size_t blocks = mx_scale_count(len);
     const e8m0fnu* s = scales + i0 / mx_block_size;
     bool has_nan = false;

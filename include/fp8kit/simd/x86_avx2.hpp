@@ -265,6 +265,39 @@ FP8KIT_AVX2_INLINE void fake_quantize_block(const float* x, float* y, const scal
   }
 }
 
+/// Zero-padded stack buffers for the last n < 32 elements (and their scales, kind each), so
+/// that a kernel's tail neither reads nor writes past the end. Zeroed with vector stores: `= {}`
+/// compiled to rep stosq (~2 ns of the ~15 ns a tail adds to a call; the copies are the rest).
+template <scale_kind K, class Src, class Dst>
+struct tail_buffers {
+  Src in[32];
+  Dst out[32];
+  alignas(32) float each[32];
+
+  FP8KIT_AVX2_INLINE tail_buffers(const Src* src, std::size_t n, const float* scales) {
+    clear(in);
+    std::memcpy(in, src, n * sizeof(Src));
+    if constexpr (K == scale_kind::each) {
+      clear(each);
+      std::memcpy(each, scales, n * sizeof(float));
+    }
+  }
+  FP8KIT_AVX2_INLINE const float* scales() const { return at<K>(each, 0); }
+  FP8KIT_AVX2_INLINE void store(Dst* dst, std::size_t n) const {
+    std::memcpy(dst, out, n * sizeof(Dst));
+  }
+
+ private:
+  template <class E>
+  FP8KIT_AVX2_INLINE static void clear(E (&buf)[32]) {
+    static_assert(sizeof(buf) % 32 == 0, "whole 32-byte stores");
+    auto* bytes = reinterpret_cast<unsigned char*>(buf);
+    for (std::size_t k = 0; k < sizeof(buf); k += 32) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(bytes + k), _mm256_setzero_si256());
+    }
+  }
+};
+
 template <class T, saturation S, scale_kind K, class Src, class Dst>
 FP8KIT_AVX2_FN void encode(const Src* src, Dst* dst, std::size_t n, const scale_arg& s) {
   const scale_regs r = make_scale_regs(s);
@@ -272,13 +305,9 @@ FP8KIT_AVX2_FN void encode(const Src* src, Dst* dst, std::size_t n, const scale_
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) encode_block<T, S, K>(src + i, dst + i, r, at<K>(each, i));
   if (i < n) {
-    Src in_buf[32] = {};
-    Dst out_buf[32];
-    alignas(32) float each_buf[32] = {};
-    std::memcpy(in_buf, src + i, (n - i) * sizeof(Src));
-    if constexpr (K == scale_kind::each) std::memcpy(each_buf, each + i, (n - i) * sizeof(float));
-    encode_block<T, S, K>(in_buf, out_buf, r, at<K>(each_buf, 0));
-    std::memcpy(dst + i, out_buf, (n - i) * sizeof(Dst));
+    tail_buffers<K, Src, Dst> t(src + i, n - i, at<K>(each, i));
+    encode_block<T, S, K>(t.in, t.out, r, t.scales());
+    t.store(dst + i, n - i);
   }
 }
 
@@ -289,13 +318,9 @@ FP8KIT_AVX2_FN void decode(const Src* src, float* dst, std::size_t n, const scal
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) decode_block<T, K>(src + i, dst + i, r, at<K>(each, i));
   if (i < n) {
-    Src in_buf[32] = {};
-    float out_buf[32];
-    float each_buf[32] = {};
-    std::memcpy(in_buf, src + i, (n - i) * sizeof(Src));
-    if constexpr (K == scale_kind::each) std::memcpy(each_buf, each + i, (n - i) * sizeof(float));
-    decode_block<T, K>(in_buf, out_buf, r, at<K>(each_buf, 0));
-    std::memcpy(dst + i, out_buf, (n - i) * sizeof(float));
+    tail_buffers<K, Src, float> t(src + i, n - i, at<K>(each, i));
+    decode_block<T, K>(t.in, t.out, r, t.scales());
+    t.store(dst + i, n - i);
   }
 }
 
@@ -306,13 +331,9 @@ FP8KIT_AVX2_FN void fake_quantize(const float* x, float* y, std::size_t n, const
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) fake_quantize_block<T, S, K>(x + i, y + i, r, at<K>(each, i));
   if (i < n) {
-    float in_buf[32] = {};
-    float out_buf[32];
-    float each_buf[32] = {};
-    std::memcpy(in_buf, x + i, (n - i) * sizeof(float));
-    if constexpr (K == scale_kind::each) std::memcpy(each_buf, each + i, (n - i) * sizeof(float));
-    fake_quantize_block<T, S, K>(in_buf, out_buf, r, at<K>(each_buf, 0));
-    std::memcpy(y + i, out_buf, (n - i) * sizeof(float));
+    tail_buffers<K, float, float> t(x + i, n - i, at<K>(each, i));
+    fake_quantize_block<T, S, K>(t.in, t.out, r, t.scales());
+    t.store(y + i, n - i);
   }
 }
 

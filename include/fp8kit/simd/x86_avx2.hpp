@@ -267,7 +267,7 @@ FP8KIT_AVX2_INLINE void fake_quantize_block(const float* x, float* y, const scal
 
 /// Zero-padded stack buffers for the last n < 32 elements (and their scales, kind each), so
 /// that a kernel's tail neither reads nor writes past the end. Zeroed with vector stores: `= {}`
-/// compiled to rep stosq (~2 ns of the ~15 ns a tail adds to a call; the copies are the rest).
+/// compiled to rep stosq (0-2 ns of the ~15 ns a tail adds to a call; the copies are the rest).
 template <scale_kind K, class Src, class Dst>
 struct tail_buffers {
   Src in[32];
